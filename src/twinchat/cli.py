@@ -1,0 +1,176 @@
+"""The `twinchat` command: a thin skin over the Python API, one command per stage.
+
+Heavy libraries are imported inside commands so that `twinchat --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="twinchat",
+    help="Turn exported chat history into a model that replies like the people in it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    if debug:
+        os.environ["TWINCHAT_DEBUG"] = "1"
+
+
+def _date(value: str | None, flag: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD", param_hint=flag) from None
+
+
+@app.command()
+def prepare(
+    exports: Annotated[
+        list[str],
+        typer.Argument(
+            help="Chat exports: a Telegram result.json, its folder or a zip; "
+            "bundled:ubuntu-irc for the bundled example.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the dataset to.")],
+    speakers: Annotated[
+        list[str] | None,
+        typer.Option("--as", help="Only replies by this person (repeatable). Default: everyone."),
+    ] = None,
+    session_gap: Annotated[
+        float, typer.Option(help="Minutes of silence that start a new session.")
+    ] = 120.0,
+    max_context: Annotated[int, typer.Option(help="Most previous messages in a context.")] = 10,
+    max_context_chars: Annotated[
+        int, typer.Option(help="Character budget of a context; the most recent are kept.")
+    ] = 2000,
+    min_context: Annotated[int, typer.Option(help="Fewest context messages an example needs.")] = 1,
+    reach_back: Annotated[
+        bool,
+        typer.Option(help="When a session gives fewer than 2 context messages, use earlier ones."),
+    ] = False,
+    merge_within: Annotated[
+        float | None,
+        typer.Option(help="Merge consecutive messages of one sender sent within SECONDS."),
+    ] = None,
+    stickers: Annotated[bool, typer.Option(help="Keep stickers as their emoji.")] = False,
+    forwarded: Annotated[bool, typer.Option(help="Keep forwarded messages.")] = False,
+    chats: Annotated[
+        list[str] | None, typer.Option("--chat", help="Only this chat, by name or id (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only messages from this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only messages before this date.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the most recent N kept messages.")] = None,
+    split: Annotated[
+        str, typer.Option(help="time: hold out the most recent sessions; random: draw sessions.")
+    ] = "time",
+    holdout: Annotated[
+        float | None,
+        typer.Option(help="Share of examples held out [default: 0.02 for time, 0.2 for random]."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 0,
+    pseudonymize: Annotated[
+        bool, typer.Option(help="Replace names with consistent fake ones, in texts too.")
+    ] = False,
+    scrub: Annotated[
+        bool, typer.Option(help="Replace phone numbers, e-mails, URLs and card numbers.")
+    ] = False,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Also measure lengths in this tokenizer's tokens.")
+    ] = None,
+    source: Annotated[str, typer.Option(help="Export format: auto or telegram.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Read chat exports and write a dataset of (context → reply) examples.
+
+    Writes OUTPUT/messages.jsonl, train.jsonl, validation.jsonl, stats.json and report.html,
+    readable by you only.
+    """
+    from twinchat.builder import BuildOptions
+    from twinchat.prepare import PrepareOptions
+    from twinchat.prepare import prepare as run_prepare
+    from twinchat.progress import progress_bar
+    from twinchat.summary import print_summary
+
+    options = PrepareOptions(
+        build=BuildOptions(
+            session_gap=session_gap,
+            max_context=max_context,
+            max_context_chars=max_context_chars,
+            min_context=min_context,
+            reach_back=reach_back,
+            merge_within=merge_within,
+            stickers=stickers,
+            forwarded=forwarded,
+            speakers=tuple(speakers or ()),
+            chats=tuple(chats or ()),
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+        ),
+        split=split,
+        holdout=holdout,
+        seed=seed,
+        limit=limit,
+        pseudonymize=pseudonymize,
+        scrub=scrub,
+        tokenizer=tokenizer,
+        source=source,
+        force=force,
+    )
+    with progress_bar(err) as progress:
+        stats = run_prepare(exports, output, options, progress)
+    print_summary(out, stats, output)
+
+
+def main() -> None:
+    """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
+    from twinchat.errors import TwinchatError
+
+    debug = "--debug" in sys.argv[1:] or os.environ.get("TWINCHAT_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as error:  # usage errors of the command line
+        if type(error).__name__ == "NoArgsIsHelpError":
+            error.show()
+            sys.exit(0)
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context else "twinchat"
+        err.print(
+            f"error: {error.format_message()} (see '{command} --help')",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    except TwinchatError as error:
+        if debug:
+            raise
+        err.print(f"error: {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

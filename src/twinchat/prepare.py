@@ -1,0 +1,378 @@
+"""`prepare`: chat exports in, a training dataset out.
+
+Reads every export as a stream, keeps the messages worth learning from, builds examples, splits
+them by session, and writes `messages.jsonl`, `train.jsonl`, `validation.jsonl`, `stats.json`
+and `report.html` into a private folder that appears only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from twinchat.atomic import private_open, staged_folder, write_private
+from twinchat.builder import (
+    UNKNOWN_SENDER,
+    BuildOptions,
+    SessionBuilder,
+    merge_runs,
+    select_messages,
+)
+from twinchat.errors import TwinchatError
+from twinchat.example import Example
+from twinchat.jsonl import dumps
+from twinchat.message import Message
+from twinchat.privacy import Pseudonymizer, scrub
+from twinchat.readers import Export, read_export
+from twinchat.stats import Stats
+
+SAMPLE_FOR_TOKENS = 2000
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class PrepareOptions:
+    """Everything `twinchat prepare` can be told, beyond how examples are cut."""
+
+    build: BuildOptions = field(default_factory=BuildOptions)
+    split: str = "time"
+    """`time`: the most recent sessions are held out; `random`: sessions drawn at random."""
+    holdout: float | None = None
+    """Share of examples held out; default 0.02 for `time` and 0.2 for `random`."""
+    seed: int = 0
+    limit: int | None = None
+    """Only the most recent N messages that pass the filters."""
+    pseudonymize: bool = False
+    scrub: bool = False
+    tokenizer: str | None = None
+    source: str = "auto"
+    force: bool = False
+
+    def validate(self) -> None:
+        problems = []
+        if self.split not in ("time", "random"):
+            problems.append(f"--split must be 'time' or 'random', not '{self.split}'")
+        if self.holdout is not None and not 0 <= self.holdout < 1:
+            problems.append(f"--holdout must be at least 0 and below 1, not {self.holdout}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"--limit must be a positive number, not {self.limit}")
+        b = self.build
+        if b.session_gap <= 0:
+            problems.append(f"--session-gap must be positive, not {b.session_gap}")
+        if b.max_context < 1 or b.max_context_chars < 1:
+            problems.append("--max-context and --max-context-chars must be at least 1")
+        if not 0 <= b.min_context <= b.max_context:
+            problems.append(f"--min-context must be between 0 and --max-context ({b.max_context})")
+        if b.since and b.until and b.since >= b.until:
+            problems.append("--since must come before --until")
+        if problems:
+            raise TwinchatError("; ".join(problems))
+
+
+def prepare(
+    exports: Sequence[str | Path],
+    out: str | Path,
+    options: PrepareOptions | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Build the dataset folder `out` from chat exports and return its statistics.
+
+    Raises:
+        TwinchatError: bad options or input; `out` is then left as it was.
+    """
+    options = options or PrepareOptions()
+    options.validate()
+    if not exports:
+        raise TwinchatError("no export given; name a Telegram result.json, its folder or a zip")
+    opened = [read_export(path, options.source) for path in exports]
+    tokenizer = _tokenizer(options.tokenizer)
+    if options.limit:
+        options.build.cutoff = _cutoff(opened, options, progress)
+    with staged_folder(Path(out), options.force) as staging:
+        run = _Run(opened, options, staging, progress)
+        run.read()
+        run.check()
+        run.split()
+        if options.pseudonymize:
+            run.pseudonymize(Path(out))
+        stats = run.stats_dict(tokenizer)
+        write_private(staging / "stats.json", json.dumps(stats, ensure_ascii=False, indent=2))
+        from twinchat.report import render_report
+
+        write_private(staging / "report.html", render_report(stats))
+    return stats
+
+
+class _Run:
+    """The state of one `prepare` between its passes."""
+
+    def __init__(
+        self,
+        exports: list[Export],
+        options: PrepareOptions,
+        staging: Path,
+        progress: Progress | None,
+    ):
+        self.exports = exports
+        self.options = options
+        self.staging = staging
+        self.progress = progress or (lambda what, done, total: None)
+        self.read_counts: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.stats = Stats()
+        self.builder = SessionBuilder(options.build)
+        self.sessions: dict[str, list[float]] = {}  # id -> [first epoch, examples]
+        self.sample: list[Example] = []
+        self.examples = 0
+        self.splits: dict[str, int] = {"train": 0, "validation": 0}
+        self.rng = random.Random(options.seed)
+
+    def read(self) -> None:
+        """Pass one: messages in, kept messages and unsplit examples out."""
+        kept = select_messages(self._messages(), self.options.build, self.dropped)
+        kept = self._record(kept)
+        if self.options.build.merge_within:
+            kept = merge_runs(kept, self.options.build.merge_within)
+        with (self.staging / "examples.tmp").open("w", encoding="utf-8") as tmp:
+            for message in kept:
+                example = self.builder.add(message)
+                if example is not None:
+                    self._keep(example, tmp)
+        self.builder.finish()
+
+    def _messages(self) -> Iterator[Message]:
+        for export in self.exports:
+            label, total, count = export.source.label, export.source.size, 0
+            self.progress(f"reading {label}", 0, total)
+            for message in export:
+                count += 1
+                if not count & 0x3FFF:
+                    self.progress(f"reading {label}", export.bytes_read, total)
+                yield message
+            self.read_counts[label] = count
+            self.progress(f"reading {label}", total, total)
+
+    def _record(self, messages: Iterable[Message]) -> Iterator[Message]:
+        """Scrub, count and write each kept message as it passes."""
+        with private_open(self.staging / "messages.jsonl") as out:
+            for message in messages:
+                if self.options.scrub:
+                    message.text = scrub(message.text)
+                self.stats.add_message(message, message.sender or UNKNOWN_SENDER)
+                out.write(dumps(message.to_dict()))
+                out.write("\n")
+                yield message
+
+    def _keep(self, example: Example, tmp: Any) -> None:
+        session = self.sessions.get(example.session)
+        if session is None:
+            session = self.sessions[example.session] = [_epoch_of(example), 0]
+        session[1] += 1
+        self.stats.add_example(example)
+        self.examples += 1
+        if len(self.sample) < SAMPLE_FOR_TOKENS:
+            self.sample.append(example)
+        elif (slot := self.rng.randrange(self.examples)) < SAMPLE_FOR_TOKENS:
+            self.sample[slot] = example
+        tmp.write(example.session)
+        tmp.write("\t")
+        tmp.write(example.to_json())
+        tmp.write("\n")
+
+    def check(self) -> None:
+        """Stop before writing anything when the result would be empty or not what was asked."""
+        labels = ", ".join(e.source.label for e in self.exports)
+        if not sum(self.read_counts.values()):
+            raise TwinchatError(f"no messages found in {labels}; is this the right export?")
+        known = {name.casefold() for name in self.stats.senders}
+        missing = [s for s in self.options.build.speakers if s.casefold() not in known]
+        if missing:
+            top = ", ".join(name for name, _ in self.stats.senders.most_common(8))
+            raise TwinchatError(
+                f"--as {', '.join(missing)}: no such sender in the chat; the most frequent are: "
+                f"{top}"
+            )
+        if not self.examples:
+            reasons = ", ".join(f"{n} {why}" for why, n in self.dropped.most_common(3))
+            raise TwinchatError(
+                f"no examples could be built from {labels} (messages dropped: {reasons or 'none'})"
+                "; try a smaller --min-context, a longer --session-gap or other filters"
+            )
+
+    def split(self) -> None:
+        """Pass two: each session goes whole to train or to validation."""
+        held_out = self._held_out_sessions()
+        staging = self.staging
+        with (
+            private_open(staging / "train.jsonl") as train,
+            private_open(staging / "validation.jsonl") as validation,
+            (staging / "examples.tmp").open(encoding="utf-8") as tmp,
+        ):
+            for done, line in enumerate(tmp):
+                session, _, record = line.partition("\t")
+                if session in held_out:
+                    validation.write(record)
+                    self.splits["validation"] += 1
+                else:
+                    train.write(record)
+                    self.splits["train"] += 1
+                if not done & 0x3FFF:
+                    self.progress("splitting", done, self.examples)
+        (staging / "examples.tmp").unlink()
+        self.progress("splitting", self.examples, self.examples)
+
+    def _held_out_sessions(self) -> set[str]:
+        options = self.options
+        share = options.holdout
+        if share is None:
+            share = 0.02 if options.split == "time" else 0.2
+        order = list(self.sessions)
+        if options.split == "time":
+            order.sort(key=lambda s: self.sessions[s][0], reverse=True)
+        else:
+            random.Random(options.seed).shuffle(order)
+        wanted, held, total = share * self.examples, set(), 0
+        for session in order[:-1]:  # never the whole dataset: train keeps a session
+            if total >= wanted or not share:
+                break
+            held.add(session)
+            total += self.sessions[session][1]
+        return held
+
+    def pseudonymize(self, out: Path) -> None:
+        """Rewrite the outputs with fake names; the key goes beside the dataset, not in it."""
+        names = [name for name, _ in self.stats.senders.most_common()]
+        fake = Pseudonymizer(names)
+        for name in ("messages.jsonl", "train.jsonl", "validation.jsonl"):
+            _rewrite(self.staging / name, lambda record: _pseudonymize(record, fake))
+        self.stats.senders = Counter({fake.name(k): v for k, v in self.stats.senders.items()})
+        self.stats.speakers = Counter({fake.name(k): v for k, v in self.stats.speakers.items()})
+        key = out.with_name(out.name + ".pseudonyms.json")
+        write_private(key, json.dumps(fake.mapping, ensure_ascii=False, indent=2))
+        self.pseudonym_key = str(key)
+
+    def stats_dict(self, tokenizer: Any) -> dict[str, Any]:
+        stats = self.stats
+        kept = sum(stats.senders.values())
+        result: dict[str, Any] = {
+            "exports": [
+                {
+                    "path": e.source.label,
+                    "format": e.format,
+                    "chats": e.chats,
+                    "messages": self.read_counts[e.source.label],
+                    "unreadable": dict(e.problems),
+                }
+                for e in self.exports
+            ],
+            "messages": {
+                "read": sum(self.read_counts.values()),
+                "kept": kept,
+                "dropped": dict(self.dropped.most_common()),
+            },
+            "span": stats.span(),
+            "senders": [
+                {"name": name, "messages": n, "examples": stats.speakers.get(name, 0)}
+                for name, n in stats.senders.most_common(50)
+            ],
+            "senders_total": len(stats.senders),
+            "activity": {"hour": stats.hours, "weekday": stats.weekdays},
+            "sessions": {
+                "count": self.builder.sessions,
+                "with_examples": len(self.sessions),
+                "messages": _summary(self.builder.session_sizes),
+            },
+            "examples": self.splits,
+            "lengths": {
+                "context_messages": stats.context_messages.summary(),
+                "context_chars": stats.context_chars.summary(),
+                "reply_chars": stats.reply_chars.summary(),
+            },
+            "options": _options_dict(self.options),
+        }
+        if getattr(self, "pseudonym_key", None):
+            result["pseudonyms"] = self.pseudonym_key
+        if tokenizer is not None:
+            from twinchat.tokens import token_lengths
+
+            result["tokens"] = token_lengths(tokenizer, self.sample)
+        return result
+
+
+def _cutoff(
+    exports: list[Export], options: PrepareOptions, progress: Progress | None
+) -> tuple[float, int]:
+    """The epoch of the N-th most recent kept message, and how many at that epoch to keep."""
+    probe = [read_export(e.source.label, options.source) for e in exports]
+    dropped: Counter[str] = Counter()
+    epochs = (m.epoch or 0.0 for m in select_messages(chain(*probe), options.build, dropped))
+    newest = heapq.nlargest(options.limit or 0, epochs)
+    if not newest:
+        return (float("-inf"), 0)
+    edge = newest[-1]
+    return edge, sum(1 for e in newest if e == edge)
+
+
+def _tokenizer(name: str | None) -> Any:
+    if name is None:
+        return None
+    from twinchat.tokens import load_tokenizer
+
+    return load_tokenizer(name)
+
+
+def _summary(values: Counter[int]) -> dict[str, Any]:
+    from twinchat.stats import Lengths
+
+    lengths = Lengths()
+    lengths.update(values)
+    return lengths.summary()
+
+
+def _epoch_of(example: Example) -> float:
+    from twinchat.message import parse_time
+
+    moment = parse_time(example.timestamp)
+    return Message("", "", "", moment, None, "").epoch or 0.0
+
+
+def _rewrite(path: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    temporary = path.with_name(path.name + ".new")
+    with path.open(encoding="utf-8") as source, private_open(temporary) as target:
+        for line in source:
+            target.write(dumps(change(json.loads(line))))
+            target.write("\n")
+    temporary.replace(path)
+
+
+def _pseudonymize(record: dict[str, Any], fake: Pseudonymizer) -> dict[str, Any]:
+    for key in ("sender", "speaker", "forwarded_from", "chat_name"):
+        if record.get(key):
+            record[key] = fake.name(record[key])
+    if "sender_id" in record:
+        record["sender_id"] = None
+    if "text" in record:
+        record["text"] = fake.text(record["text"])
+    for turn in record.get("context", ()):
+        turn["sender"] = fake.name(turn["sender"])
+        turn["text"] = fake.text(turn["text"])
+    return record
+
+
+def _options_dict(options: PrepareOptions) -> dict[str, Any]:
+    result = asdict(options)
+    build = result.pop("build")
+    build.pop("cutoff", None)
+    for key in ("since", "until"):
+        if build[key] is not None:
+            build[key] = build[key].isoformat()
+    result.update(build)
+    result.pop("force", None)
+    return result

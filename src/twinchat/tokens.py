@@ -1,0 +1,47 @@
+"""Token counts of a dataset, to choose `--max-source-tokens` and `--max-target-tokens`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twinchat.errors import TwinchatError
+from twinchat.example import Example
+from twinchat.stats import Lengths
+
+
+def load_tokenizer(name: str) -> Any:
+    """A Hugging Face tokenizer from a hub id or a local folder.
+
+    Raises:
+        TwinchatError: transformers is missing, or the tokenizer cannot be found or fetched.
+    """
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise TwinchatError(
+            "--tokenizer needs transformers; install it with: pip install 'twinchat[ml]'"
+        ) from None
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as err:  # hub, network and file errors all mean the same to the user
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TwinchatError(
+            f"cannot load tokenizer '{name}' ({first[:160]}); give a local folder with "
+            "tokenizer files, or check the name and your connection"
+        ) from None
+
+
+def token_lengths(tokenizer: Any, examples: Sequence[Example]) -> dict[str, Any]:
+    """Token-length distributions of contexts (one `Sender: text` line a message) and replies."""
+    context, reply = Lengths(), Lengths()
+    for example in examples:
+        lines = "\n".join(f"{t.sender}: {t.text}" for t in example.context)
+        context.add(len(tokenizer(lines, add_special_tokens=False)["input_ids"]))
+        reply.add(len(tokenizer(example.text, add_special_tokens=False)["input_ids"]))
+    return {
+        "tokenizer": getattr(tokenizer, "name_or_path", str(tokenizer)),
+        "sampled_examples": len(examples),
+        "context_tokens": context.summary(),
+        "reply_tokens": reply.summary(),
+    }
