@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from twinchat.example import Example, Turn
-from twinchat.jsonl import dumps
 from twinchat.message import Kind, Message, format_time
 
 UNKNOWN_SENDER = "Deleted Account"  # what Telegram shows for `from: null`
@@ -76,12 +75,14 @@ def select_messages(
             and ((message.chat_name or "").casefold() not in chats)
         ):
             reason = "other chat"
+        else:
+            message, reason = _content(message, options)
+        if reason is not None:
+            pass
         elif epoch is None:
             reason = "no date"
         elif (since is not None and epoch < since) or (until is not None and epoch >= until):
             reason = "outside dates"
-        else:
-            message, reason = _content(message, options)
         if reason is None and options.cutoff is not None:
             if epoch < options.cutoff[0] or (epoch == options.cutoff[0] and at_cutoff <= 0):
                 reason = "limit"
@@ -167,9 +168,10 @@ class SessionBuilder:
         speaker = message.sender or UNKNOWN_SENDER
         example = self._example(message, speaker, state)
         turn = Turn(speaker, message.text)
-        entry = (turn, dumps(_as_dict(turn)))
+        entry = (turn, turn.to_json())
         state.recent.append(entry)
-        state.earlier.append(entry)
+        if self.options.reach_back:
+            state.earlier.append(entry)
         return example
 
     def finish(self) -> None:
@@ -212,7 +214,7 @@ class SessionBuilder:
             if len(turn.text) > budget:
                 if not kept:  # one long message: keep its end rather than nothing
                     short = Turn(turn.sender, turn.text[-budget:])
-                    kept.append((short, dumps(_as_dict(short))))
+                    kept.append((short, short.to_json()))
                 break
             budget -= len(turn.text)
             kept.append((turn, encoded))
@@ -236,10 +238,6 @@ def build_examples(
         example = builder.add(message)
         if example is not None:
             yield example
-
-
-def _as_dict(turn: Turn) -> dict[str, str]:
-    return {"sender": turn.sender, "text": turn.text}
 
 
 def _epoch(moment: datetime | None) -> float | None:

@@ -39,7 +39,9 @@ def _date(value: str | None, flag: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD", param_hint=flag) from None
+        raise typer.BadParameter(
+            f"'{value}' is not a date; use YYYY-MM-DD", param_hint=flag
+        ) from None
 
 
 @app.command()
@@ -78,7 +80,9 @@ def prepare(
     chats: Annotated[
         list[str] | None, typer.Option("--chat", help="Only this chat, by name or id (repeatable).")
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Only messages from this date (YYYY-MM-DD).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only messages from this date (YYYY-MM-DD).")
+    ] = None,
     until: Annotated[str | None, typer.Option(help="Only messages before this date.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the most recent N kept messages.")] = None,
     split: Annotated[

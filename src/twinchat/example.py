@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from twinchat.jsonl import dumps
+from twinchat.jsonl import quote
 
 
-@dataclass(slots=True, frozen=True)
-class Turn:
+class Turn(NamedTuple):
     """One message of a context, reduced to what a model sees."""
 
     sender: str
     text: str
+
+    def to_json(self) -> str:
+        return f'{{"sender": {quote(self.sender)}, "text": {quote(self.text)}}}'
 
 
 @dataclass(slots=True)
@@ -34,18 +36,12 @@ class Example:
         """One line of `train.jsonl`."""
         context = self.context_json
         if context is None:
-            context = dumps(self.to_dict()["context"])
-        head = dumps(
-            {
-                "id": self.id,
-                "chat": self.chat,
-                "session": self.session,
-                "timestamp": self.timestamp,
-                "speaker": self.speaker,
-            }
+            context = "[" + ", ".join(turn.to_json() for turn in self.context) + "]"
+        return (
+            f'{{"id": {quote(self.id)}, "chat": {quote(self.chat)}, '
+            f'"session": {quote(self.session)}, "timestamp": {quote(self.timestamp)}, '
+            f'"speaker": {quote(self.speaker)}, "context": {context}, "text": {quote(self.text)}}}'
         )
-        text = dumps(self.text)
-        return f'{head[:-1]}, "context": {context}, "text": {text}}}'
 
     def to_dict(self) -> dict[str, Any]:
         return {

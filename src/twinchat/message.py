@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
+
+from twinchat.jsonl import quote
 
 
 class Kind(StrEnum):
@@ -50,14 +53,17 @@ class Message:
     edited: datetime | None = None
     action: str | None = None
 
-    @property
-    def epoch(self) -> float | None:
-        """Seconds since the epoch; naive local times are read as if UTC (only gaps matter)."""
-        if self.timestamp is None:
-            return None
-        if self.timestamp.tzinfo is None:
-            return self.timestamp.replace(tzinfo=UTC).timestamp()
-        return self.timestamp.timestamp()
+    epoch: float | None = field(init=False, repr=False, compare=False)
+    """Seconds since the epoch, naive local times read as if UTC (only gaps matter there)."""
+
+    def __post_init__(self) -> None:
+        moment = self.timestamp
+        if moment is None:
+            self.epoch = None
+        elif moment.tzinfo is None:
+            self.epoch = moment.replace(tzinfo=UTC).timestamp()
+        else:
+            self.epoch = moment.timestamp()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to `messages.jsonl`; empty optional fields are left out."""
@@ -81,6 +87,24 @@ class Message:
         if self.edited is not None:
             record["edited"] = format_time(self.edited)
         return record
+
+    def to_json(self) -> str:
+        """`to_dict` as one line of JSON, built directly: prepare writes millions of them."""
+        parts = [
+            _chat_prefix(self.platform, self.chat_id, self.chat_name, self.chat_type),
+            f'"id": {quote(self.id)}, "timestamp": {quote(format_time(self.timestamp))}, '
+            f'"tz_known": {"true" if self.tz_known else "false"}, '
+            f'"sender": {quote(self.sender)}, "sender_id": {quote(self.sender_id)}, '
+            f'"text": {quote(self.text)}, "kind": "{self.kind.value}"',
+        ]
+        for key in ("media_type", "emoji", "reply_to", "forwarded_from", "action"):
+            value = getattr(self, key)
+            if value is not None:
+                parts.append(f', "{key}": {quote(value)}')
+        if self.edited is not None:
+            parts.append(f', "edited": {quote(format_time(self.edited))}')
+        parts.append("}")
+        return "".join(parts)
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Message:
@@ -106,13 +130,23 @@ class Message:
         )
 
 
+@lru_cache(maxsize=256)
+def _chat_prefix(platform: str, chat_id: str, name: str | None, kind: str | None) -> str:
+    return (
+        f'{{"platform": {quote(platform)}, "chat": {quote(chat_id)}, '
+        f'"chat_name": {quote(name)}, "chat_type": {quote(kind)}, '
+    )
+
+
 def format_time(moment: datetime | None) -> str | None:
     """ISO 8601; aware times in UTC with a `Z`, naive local times without an offset."""
     if moment is None:
         return None
     if moment.tzinfo is None:
         return moment.isoformat()
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:-6] + "Z"  # drop "+00:00"
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -1,10 +1,10 @@
-"""Figures about a prepared dataset, gathered while it streams past, for stats.json and the report."""
+"""Figures about a dataset, gathered as it streams past, for stats.json and the report."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from twinchat.example import Example
@@ -69,18 +69,14 @@ class Stats:
         self.reply_chars = Lengths()
         self.first: float | None = None
         self.last: float | None = None
-        self._offsets: dict[int, float] = {}
+        self._pending: Counter[tuple[int, bool]] = Counter()  # (hour since epoch, tz known)
 
     def add_message(self, message: Message, sender: str) -> None:
         self.senders[sender] += 1
-        epoch = message.epoch
-        if epoch is None:
-            return
-        self.first = epoch if self.first is None else min(self.first, epoch)
-        self.last = epoch if self.last is None else max(self.last, epoch)
-        local = epoch + (self._offset(epoch) if message.tz_known else 0.0)
-        self.hours[int(local // 3600) % 24] += 1
-        self.weekdays[(int(local // 86400) + 3) % 7] += 1  # 1970-01-01 was a Thursday
+        if message.epoch is not None:
+            self._pending[int(message.epoch) // 3600, message.tz_known] += 1
+            if len(self._pending) > 4096:
+                self._flush()
 
     def add_example(self, example: Example) -> None:
         self.speakers[example.speaker] += 1
@@ -88,17 +84,29 @@ class Stats:
         self.context_messages.add(len(example.context))
         self.context_chars.add(sum(len(turn.text) for turn in example.context))
 
-    def _offset(self, epoch: float) -> float:
-        """This computer's UTC offset at that hour: charts show the owner's local time."""
-        hour = int(epoch // 3600)
-        offset = self._offsets.get(hour)
-        if offset is None:
-            delta = datetime.fromtimestamp(hour * 3600).astimezone().utcoffset()
-            offset = self._offsets[hour] = delta.total_seconds() if delta else 0.0
-        return offset
+    def activity(self) -> dict[str, list[int]]:
+        """Messages by hour of the day and by weekday (Monday first), in local time."""
+        self._flush()
+        return {"hour": self.hours, "weekday": self.weekdays}
+
+    def _flush(self) -> None:
+        """Fold the per-hour counts into the charts, in this computer's time zone when the
+        export gave UTC (the owner's local time), else in the exporting device's clock."""
+        for (hour, tz_known), count in self._pending.items():
+            epoch = hour * 3600.0
+            self.first = epoch if self.first is None else min(self.first, epoch)
+            self.last = epoch if self.last is None else max(self.last, epoch)
+            if tz_known:
+                offset = datetime.fromtimestamp(epoch).astimezone().utcoffset()
+                epoch += offset.total_seconds() if offset else 0.0
+            self.hours[int(epoch // 3600) % 24] += count
+            self.weekdays[(int(epoch // 86400) + 3) % 7] += count  # 1970-01-01: a Thursday
+        self._pending.clear()
 
     def span(self) -> dict[str, str | None]:
-        def iso(epoch: float | None) -> str | None:
-            return None if epoch is None else datetime.fromtimestamp(epoch).isoformat()[:10]
+        self._flush()
 
-        return {"first": iso(self.first), "last": iso(self.last)}
+        def day(epoch: float | None) -> str | None:
+            return None if epoch is None else datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+        return {"first": day(self.first), "last": day(self.last)}

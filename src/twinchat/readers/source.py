@@ -35,7 +35,9 @@ def zip_sources(path: Path) -> list[Source]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as err:
-        raise TwinchatError(f"{path} is not a readable zip ({err}); unzip it or download it again")
+        raise TwinchatError(
+            f"{path} is not a readable zip ({err}); unzip it or download it again"
+        ) from None
     members = [m for m in archive.infolist() if not m.is_dir()]
     members.sort(key=lambda m: (m.filename.count("/"), m.filename))
     return [

@@ -39,8 +39,9 @@ class Chat:
 class EscapeFixingStream:
     r"""A byte stream that turns tdesktop's `\xHH` escapes, which JSON forbids, into `\u00HH`.
 
-    An escape can straddle two reads, so the last bytes of each read (and the run of
-    backslashes before them, whose parity decides whether the `x` is escaped) wait for the next.
+    An escape can straddle two reads, so a backslash among the last three bytes of a read, and
+    the run of backslashes it ends (whose parity decides whether `x` is escaped), waits for the
+    next read.
     """
 
     _escape = re.compile(rb"(\\+)x([0-9a-fA-F]{2})")
@@ -60,7 +61,9 @@ class EscapeFixingStream:
             if not chunk:
                 self.pending = b""
                 return self._fix(data)
-            keep = len(data) - 3
+            keep = data.find(b"\\", max(0, len(data) - 3))
+            if keep < 0:
+                keep = len(data)
             while keep > 0 and data[keep - 1] == 0x5C:
                 keep -= 1
             if keep > 0:
@@ -239,7 +242,9 @@ def to_message(obj: Any, chat: Chat) -> Message:
         raise Malformed("a message needs an object with an id")
     kind_of = obj.get("type", "message")
     timestamp, tz_known = _time(obj.get("date_unixtime"), obj.get("date"))
-    edited, _ = _time(obj.get("edited_unixtime"), obj.get("edited"))
+    edited = None
+    if "edited_unixtime" in obj or "edited" in obj:
+        edited, _ = _time(obj.get("edited_unixtime"), obj.get("edited"))
     message = Message(
         platform=PLATFORM,
         chat_id=chat.id,

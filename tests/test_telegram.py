@@ -1,0 +1,173 @@
+"""The Telegram reader against the quirks of formats.md §1, on the project's own fixtures."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from conftest import SHARED, TELEGRAM
+
+from twinchat import Kind, TwinchatError, read_export
+from twinchat.readers.telegram import EscapeFixingStream
+
+
+def by_id(path):
+    return {m.id: m for m in read_export(path)}
+
+
+def test_text_as_string_or_list_of_parts_joined_without_separator():
+    messages = by_id(TELEGRAM / "single_chat.json")
+    assert messages["2"].text == "anyone up for hiking on saturday?"
+    assert messages["3"].text == "yes! count me in, see https://trails.example.org/x"
+    assert messages["12"].text == "new day, new plan:\nmeet at 8"
+
+
+def test_every_kind_is_kept_with_its_kind():
+    messages = by_id(TELEGRAM / "single_chat.json")
+    kinds = {i: m.kind for i, m in messages.items()}
+    assert kinds["1"] is Kind.SERVICE and messages["1"].action == "create_group"
+    assert (
+        kinds["4"] is Kind.MEDIA
+        and messages["4"].text == ""
+        and messages["4"].media_type == "photo"
+    )
+    assert kinds["5"] is Kind.MEDIA and messages["5"].text == "the view from last time"  # caption
+    assert kinds["6"] is Kind.STICKER and messages["6"].emoji == "😍"
+    assert kinds["7"] is Kind.UNSUPPORTED and messages["7"].timestamp is None
+    assert kinds["8"] is Kind.POLL and messages["8"].text == "where exactly?"
+    assert kinds["11"] is Kind.CALL
+    assert kinds["13"] is Kind.LOCATION
+    assert len(messages) == 15
+
+
+def test_sender_fields_replies_forwards_and_edits():
+    messages = by_id(TELEGRAM / "single_chat.json")
+    assert messages["2"].sender == "Jamie 🎸" and messages["2"].sender_id == "user111"
+    assert messages["9"].sender is None and messages["9"].sender_id == "user999"  # from: null
+    assert messages["3"].reply_to == "2"
+    assert messages["10"].forwarded_from == "(hidden)"
+    assert messages["12"].edited == datetime(2024, 3, 1, 13, 31, tzinfo=UTC)
+    assert messages["2"].chat_name == "Weekend plans" and messages["2"].chat_type == "private_group"
+
+
+def test_unixtime_gives_aware_utc():
+    message = by_id(TELEGRAM / "single_chat.json")["2"]
+    assert message.tz_known and message.timestamp == datetime(2024, 3, 1, 9, 1, tzinfo=UTC)
+
+
+def test_old_export_without_unixtime_and_with_numeric_from_id():
+    messages = by_id(TELEGRAM / "old_export.json")
+    first = messages["100"]
+    assert not first.tz_known and first.timestamp == datetime(2019, 5, 4, 22, 10)
+    assert first.sender_id == "user777"
+    assert messages["101"].text == "no date_unixtime here"
+    assert first.to_dict()["timestamp"] == "2019-05-04T22:10:00"
+
+
+def test_full_export_reads_chats_and_left_chats_once():
+    export = read_export(TELEGRAM / "full_export.json")
+    messages = list(export)
+    keys = [(m.chat_id, m.id) for m in messages]
+    assert len(keys) == len(set(keys)) == 5
+    assert ("9001", "4") in keys  # only in left_chats
+    assert export.chats == 2
+    saved = next(m for m in messages if m.chat_id == "42")
+    assert saved.chat_name is None and saved.chat_type == "saved_messages"
+
+
+def test_invalid_hex_escapes_are_repaired():
+    messages = {m.id: m for m in read_export(TELEGRAM / "full_export.json") if m.chat_id == "9001"}
+    assert messages["2"].text == "bell \x07 and form feed \x0c, a literal \\x41 stays"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 64])
+def test_escape_repair_survives_any_read_size(size):
+    raw = b'"a\\x41 \\\\x42 \\\\\\x43 \\x0C"'
+    stream = EscapeFixingStream(io.BytesIO(raw))
+    chunks = []
+    while chunk := stream.read(size):
+        chunks.append(chunk)
+    assert json.loads(b"".join(chunks)) == "aA \\x42 \\C \x0c"
+
+
+def test_folder_and_zip_of_an_export(tmp_path):
+    folder = tmp_path / "Telegram Desktop" / "ChatExport_2024-03-02"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "photos" / "photo_1.jpg").write_bytes(b"\xff\xd8")
+    (folder / "result.json").write_bytes((TELEGRAM / "single_chat.json").read_bytes())
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(folder / "result.json", "ChatExport_2024-03-02/result.json")
+        z.write(folder / "photos" / "photo_1.jpg", "ChatExport_2024-03-02/photos/photo_1.jpg")
+    for path in (tmp_path / "Telegram Desktop", folder, archive):
+        assert len(list(read_export(path))) == 15
+
+
+def test_html_export_is_recognised():
+    with pytest.raises(TwinchatError, match=r"HTML export.*Machine-readable JSON"):
+        read_export(TELEGRAM / "html_export")
+
+
+def test_missing_and_unknown_inputs(tmp_path):
+    with pytest.raises(TwinchatError, match="no such file"):
+        read_export(tmp_path / "nope.json")
+    (tmp_path / "notes.txt").write_text("just some text")
+    with pytest.raises(TwinchatError, match="supported: Telegram"):
+        read_export(tmp_path / "notes.txt")
+    (tmp_path / "other.json").write_text('{"name": "x", "type": "y"}')
+    with pytest.raises(TwinchatError, match="not a Telegram export"):
+        list(read_export(tmp_path / "other.json"))
+
+
+def test_truncated_json_says_where(tmp_path):
+    data = (TELEGRAM / "single_chat.json").read_bytes()
+    broken = tmp_path / "result.json"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        TwinchatError, match=r"not valid JSON near byte [\d,]+ .*export the chat again"
+    ):
+        list(read_export(broken))
+
+
+def test_malformed_messages_are_counted_not_fatal(write_export):
+    path = write_export(
+        [
+            {"id": 1, "type": "message", "date_unixtime": "1700000000", "from": "A", "text": "ok"},
+            {"id": 2, "type": "message", "date_unixtime": "soon", "from": "A", "text": "x"},
+            {"type": "message", "text": "no id"},
+            {"id": 4, "type": "message", "date_unixtime": "1700000001", "from": "A", "text": 5},
+            "not an object",
+        ]
+    )
+    export = read_export(path)
+    assert [m.id for m in export] == ["1"]
+    assert export.problems == {"malformed message": 4}
+
+
+def test_streaming_reads_one_message_at_a_time(write_export):
+    """Messages come out before the file has been read to its end."""
+    messages = [
+        {
+            "id": i,
+            "type": "message",
+            "date_unixtime": str(1700000000 + i),
+            "from": "A",
+            "text": "x" * 200,
+        }
+        for i in range(20000)
+    ]
+    export = read_export(write_export(messages))
+    iterator = iter(export)
+    next(iterator)
+    assert export.bytes_read < export.source.size / 4
+
+
+@pytest.mark.skipif(not (SHARED / "samples").exists(), reason="needs ../shared/samples")
+def test_real_sample_from_chat_analytics():
+    messages = list(read_export(SHARED / "samples" / "telegram" / "chat-analytics_DM_2A_7M.json"))
+    assert len(messages) == 8
+    assert messages[1].text == "https://google.com 👀"
+    assert sum(m.kind is Kind.TEXT for m in messages) == 4
