@@ -1,26 +1,33 @@
 """twinchat: turn exported chat history into a model that replies like the people in it.
 
-from twinchat import read_export, build_examples, prepare
-examples = list(build_examples(read_export("result.json")))
+    from twinchat import read_export, build_examples, prepare
+    examples = list(build_examples(read_export("result.json")))
+
+Names are imported on first use, so that `twinchat --help` starts instantly.
 """
 
-from twinchat.builder import BuildOptions, build_examples
-from twinchat.errors import TwinchatError
-from twinchat.example import Example, Turn
-from twinchat.message import Kind, Message
-from twinchat.prepare import PrepareOptions, prepare
-from twinchat.readers import read_export
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = [
-    "BuildOptions",
-    "Example",
-    "Kind",
-    "Message",
-    "PrepareOptions",
-    "Turn",
-    "TwinchatError",
-    "build_examples",
-    "prepare",
-    "read_export",
-]
+_WHERE = {
+    "BuildOptions": "twinchat.builder",
+    "build_examples": "twinchat.builder",
+    "Example": "twinchat.example",
+    "Turn": "twinchat.example",
+    "Kind": "twinchat.message",
+    "Message": "twinchat.message",
+    "PrepareOptions": "twinchat.dataset",
+    "prepare": "twinchat.dataset",
+    "read_export": "twinchat.readers",
+    "TwinchatError": "twinchat.errors",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'twinchat' has no attribute '{name}'")
+    return getattr(import_module(_WHERE[name]), name)

@@ -111,8 +111,8 @@ def prepare(
     readable by you only.
     """
     from twinchat.builder import BuildOptions
-    from twinchat.prepare import PrepareOptions
-    from twinchat.prepare import prepare as run_prepare
+    from twinchat.dataset import PrepareOptions
+    from twinchat.dataset import prepare as run_prepare
     from twinchat.progress import progress_bar
     from twinchat.summary import print_summary
 

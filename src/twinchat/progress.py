@@ -17,7 +17,13 @@ from rich.progress import (
 
 @contextmanager
 def progress_bar(console: Console) -> Iterator[Callable[[str, int, int], None]]:
-    """Yields a callback that opens one bar per `what` and moves it to `done` of `total`."""
+    """Yields a callback that opens one bar per `what` and moves it to `done` of `total`.
+
+    Bars are drawn only on a terminal; piped output stays clean for scripts and logs.
+    """
+    if not console.is_terminal:
+        yield lambda what, done, total: None
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
