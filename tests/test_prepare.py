@@ -194,7 +194,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys,
     out = tmp_path / "ds"
     args = [a.replace("{out}", str(out)) for a in args]
     code, stdout, stderr = run_cli(monkeypatch, capsys, *args)
-    assert code == 1
+    assert code == 1 and stdout == ""
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
     assert message in stderr and "Traceback" not in stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
@@ -236,7 +236,11 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
 def test_help_is_fast_to_import():
     import subprocess
 
-    code = "import sys, twinchat.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'transformers', 'ijson', 'datasets'}))"
+    heavy = "{'torch', 'transformers', 'ijson', 'datasets'}"
+    code = (
+        "import sys, twinchat.cli; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
