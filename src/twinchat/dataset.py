@@ -276,6 +276,9 @@ class _Run:
             },
             "options": _options_dict(self.options),
         }
+        notes = self._split_notes()
+        if notes:
+            result["notes"] = notes
         if getattr(self, "pseudonym_key", None):
             result["pseudonyms"] = self.pseudonym_key
         if tokenizer is not None:
@@ -283,6 +286,23 @@ class _Run:
 
             result["tokens"] = token_lengths(tokenizer, self.sample)
         return result
+
+
+    def _split_notes(self) -> list[str]:
+        """Say so when whole sessions made the held-out share far from the one asked for."""
+        asked, held = self._share(), self.splits["validation"]
+        got = held / self.examples if self.examples else 0.0
+        if asked and not held:
+            return [
+                "no session could be held out for validation (there is only one); "
+                "a smaller --session-gap makes more, shorter sessions"
+            ]
+        if asked and got > 2 * asked:
+            return [
+                f"validation holds {got:.0%} of the examples, not {asked:.0%}: sessions are kept "
+                "whole and these are long; a smaller --session-gap cuts finer"
+            ]
+        return []
 
 
 def _cutoff(

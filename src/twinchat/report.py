@@ -109,6 +109,8 @@ def _summary(stats: dict[str, Any]) -> str:
             '<p class="note">Names are pseudonyms; the key that maps them back is '
             f"<code>{_e(stats['pseudonyms'])}</code> (keep it private).</p>"
         )
+    for note in stats.get("notes", []):
+        text += f'<p class="note">⚠ {_e(note)}</p>'
     return f"<section>{text}</section>"
 
 

@@ -38,4 +38,6 @@ def print_summary(console: Console, stats: dict[str, Any], out: Path) -> None:
     if "pseudonyms" in stats:
         table.add_row("pseudonym key (keep private)", stats["pseudonyms"])
     console.print(table)
+    for note in stats.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(f"Report: {out / 'report.html'}")
