@@ -118,7 +118,7 @@ def test_example_json_matches_its_dict():
     import json
 
     (example,) = build_examples(chat(("A", 'quote " and\nnewline 🎸', 0), ("B", "ok", 1)))
-    assert json.loads(example.to_json()) == example.to_dict()
+    assert json.loads(example.to_line()) == example.to_dict()
     assert example.to_dict()["context"] == [{"sender": "A", "text": 'quote " and\nnewline 🎸'}]
 
 
@@ -127,5 +127,5 @@ def test_message_record_round_trips():
 
     for message in read_export(TELEGRAM / "single_chat.json"):
         assert Message.from_dict(message.to_dict()) == message
-        assert json.loads(message.to_json()) == message.to_dict()
+        assert json.loads(message.to_line()) == message.to_dict()
     assert Kind("sticker") is Kind.STICKER

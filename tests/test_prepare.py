@@ -245,3 +245,19 @@ def test_help_is_fast_to_import():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_reading_in_a_second_process_gives_the_same_dataset(bundled, tmp_path):
+    out = tmp_path / "parallel"
+    stats = prepare(["bundled:ubuntu-irc"], out, PrepareOptions(parallel=True))
+    for name in ("messages.jsonl", "train.jsonl", "validation.jsonl"):
+        assert (out / name).read_bytes() == (bundled / name).read_bytes(), name
+    assert stats == json.loads((bundled / "stats.json").read_text())
+
+
+def test_errors_of_the_reading_process_reach_the_user(tmp_path):
+    broken = tmp_path / "result.json"
+    broken.write_bytes((TELEGRAM / "single_chat.json").read_bytes()[:3000])
+    with pytest.raises(TwinchatError, match="near byte"):
+        prepare([broken], tmp_path / "out", PrepareOptions(parallel=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]

@@ -1,3 +1,5 @@
 from twinchat.cli import main
 
-main()
+# The guard matters: prepare's reading process is spawned, and re-imports this module.
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from twinchat.errors import TwinchatError
 
@@ -46,10 +46,12 @@ def _swap(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def private_open(path: Path, mode: str = "w") -> IO[str]:
+def private_open(path: Path, mode: str = "w") -> IO[Any]:
     """Open a text file that only its owner can read (0600), whatever the umask."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.chmod(path, 0o600)
+    if "b" in mode:
+        return os.fdopen(fd, mode, buffering=1 << 20)
     return os.fdopen(fd, mode, encoding="utf-8", buffering=1 << 20)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from twinchat.example import Example, Turn
+from twinchat.jsonl import Fragment
 from twinchat.message import Kind, Message, format_time
 
 UNKNOWN_SENDER = "Deleted Account"  # what Telegram shows for `from: null`
@@ -137,8 +138,8 @@ class _ChatState:
     session: int = 0
     last_epoch: float | None = None
     size: int = 0  # messages in the current session
-    recent: deque[tuple[Turn, str]] = field(default_factory=deque)  # this session
-    earlier: deque[tuple[Turn, str]] = field(default_factory=deque)  # the chat, for reach_back
+    recent: deque[tuple[Turn, Fragment]] = field(default_factory=deque)  # this session
+    earlier: deque[tuple[Turn, Fragment]] = field(default_factory=deque)  # the chat, for reach_back
 
 
 class SessionBuilder:
@@ -168,7 +169,7 @@ class SessionBuilder:
         speaker = message.sender or UNKNOWN_SENDER
         example = self._example(message, speaker, state)
         turn = Turn(speaker, message.text)
-        entry = (turn, turn.to_json())
+        entry = (turn, turn.fragment())
         state.recent.append(entry)
         if self.options.reach_back:
             state.earlier.append(entry)
@@ -203,18 +204,18 @@ class SessionBuilder:
             text=message.text,
             context=[turn for turn, _ in context],
         )
-        example.context_json = "[" + ", ".join(encoded for _, encoded in context) + "]"
+        example.fragments = [encoded for _, encoded in context]
         return example
 
-    def _fit(self, pool: deque[tuple[Turn, str]]) -> list[tuple[Turn, str]]:
+    def _fit(self, pool: deque[tuple[Turn, Fragment]]) -> list[tuple[Turn, Fragment]]:
         """The most recent turns that fit the character budget, oldest first."""
         budget = self.options.max_context_chars
-        kept: list[tuple[Turn, str]] = []
+        kept: list[tuple[Turn, Fragment]] = []
         for turn, encoded in reversed(pool):
             if len(turn.text) > budget:
                 if not kept:  # one long message: keep its end rather than nothing
                     short = Turn(turn.sender, turn.text[-budget:])
-                    kept.append((short, short.to_json()))
+                    kept.append((short, short.fragment()))
                 break
             budget -= len(turn.text)
             kept.append((turn, encoded))

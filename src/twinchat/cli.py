@@ -78,7 +78,8 @@ def prepare(
     stickers: Annotated[bool, typer.Option(help="Keep stickers as their emoji.")] = False,
     forwarded: Annotated[bool, typer.Option(help="Keep forwarded messages.")] = False,
     chats: Annotated[
-        list[str] | None, typer.Option("--chat", help="Only this chat, by name or id (repeatable).")
+        list[str] | None,
+        typer.Option("--chat", "--chats", help="Only this chat, by name or id (repeatable)."),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Only messages from this date (YYYY-MM-DD).")

@@ -10,18 +10,20 @@ from __future__ import annotations
 import gc
 import heapq
 import json
+import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from twinchat.atomic import private_open, staged_folder, write_private
 from twinchat.builder import (
-    UNKNOWN_SENDER,
     BuildOptions,
     SessionBuilder,
     merge_runs,
@@ -29,14 +31,15 @@ from twinchat.builder import (
 )
 from twinchat.errors import TwinchatError
 from twinchat.example import Example
-from twinchat.jsonl import dumps
+from twinchat.jsonl import encode_line
 from twinchat.message import Message
-from twinchat.privacy import Pseudonymizer, scrub
+from twinchat.privacy import Pseudonymizer
 from twinchat.readers import Export, read_export
+from twinchat.reading import Reader, ReadState, read_in_background
 from twinchat.split import SplitWriter
-from twinchat.stats import Stats
 
 SAMPLE_FOR_TOKENS = 2000
+PARALLEL_FROM = 32 << 20  # bytes: below this, starting a second process costs more than it saves
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
@@ -57,6 +60,8 @@ class PrepareOptions:
     tokenizer: str | None = None
     source: str = "auto"
     force: bool = False
+    parallel: bool | None = None
+    """Read in a second process; default: for exports of 32 MiB and more."""
 
     def validate(self) -> None:
         problems = []
@@ -97,10 +102,10 @@ def prepare(
     opened = [read_export(path, options.source) for path in exports]
     tokenizer = _tokenizer(options.tokenizer)
     if options.limit:
-        options.build.cutoff = _cutoff(opened, options, progress)
+        options.build.cutoff = _cutoff(list(exports), options)
     with staged_folder(Path(out), options.force) as staging, _collector_paused():
-        run = _Run(opened, options, staging, progress)
-        run.read()
+        run = _Run(list(exports), opened, options, staging, progress)
+        run.build()
         run.check()
         if options.pseudonymize:
             run.pseudonymize(Path(out))
@@ -126,32 +131,42 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Run:
-    """The state of one `prepare` between its passes."""
+    """The state of one `prepare` between its steps."""
 
     def __init__(
         self,
+        paths: list[str | Path],
         exports: list[Export],
         options: PrepareOptions,
         staging: Path,
         progress: Progress | None,
     ):
+        self.paths = paths
         self.exports = exports
         self.options = options
         self.staging = staging
         self.progress = progress or (lambda what, done, total: None)
-        self.read_counts: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
-        self.stats = Stats()
+        self.read = ReadState()
+        self.stats = self.read.stats
         self.builder = SessionBuilder(options.build)
         self.sample: list[Example] = []
         self.examples = 0
         self.splits: dict[str, int] = {"train": 0, "validation": 0}
         self.rng = random.Random(options.seed)
 
-    def read(self) -> None:
+    def build(self) -> None:
         """The one pass over the exports: kept messages and split examples out."""
-        kept = select_messages(self._messages(), self.options.build, self.dropped)
-        kept = self._record(kept)
+        kept: Iterable[Message]
+        if self._in_background():
+            kept = _returning(
+                read_in_background(self.paths, self.options, self.staging, self.progress),
+                self._absorb,
+            )
+        else:
+            reader = Reader(self.exports, self.options, self.staging)
+            self.read = reader.state
+            self.stats = self.read.stats
+            kept = reader.kept(self.progress)
         if self.options.build.merge_within:
             kept = merge_runs(kept, self.options.build.merge_within)
         writer = SplitWriter(self.staging, self.options.split, self._share(), self.options.seed)
@@ -168,33 +183,27 @@ class _Run:
         self.splits = writer.counts
         self.sessions_with_examples = len(writer.sessions)
 
+    def _in_background(self) -> bool:
+        if self.options.parallel is not None:
+            return self.options.parallel
+        size = sum(export.source.size for export in self.exports)
+        return size >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
+
+    def _absorb(self, state: ReadState) -> None:
+        """Take over what the reading process counted; examples were counted here."""
+        state.stats.speakers = self.stats.speakers
+        state.stats.context_chars = self.stats.context_chars
+        state.stats.context_messages = self.stats.context_messages
+        state.stats.reply_chars = self.stats.reply_chars
+        self.read, self.stats = state, state.stats
+        for export, problems, chats in zip(self.exports, state.problems, state.chats, strict=True):
+            export.problems.update(problems)
+            export.chats = chats
+
     def _share(self) -> float:
         if self.options.holdout is not None:
             return self.options.holdout
         return 0.02 if self.options.split == "time" else 0.2
-
-    def _messages(self) -> Iterator[Message]:
-        for export in self.exports:
-            label, total, count = export.source.label, export.source.size, 0
-            self.progress(f"reading {label}", 0, total)
-            for message in export:
-                count += 1
-                if not count & 0x3FFF:
-                    self.progress(f"reading {label}", export.bytes_read, total)
-                yield message
-            self.read_counts[label] = count
-            self.progress(f"reading {label}", total, total)
-
-    def _record(self, messages: Iterable[Message]) -> Iterator[Message]:
-        """Scrub, count and write each kept message as it passes."""
-        with private_open(self.staging / "messages.jsonl") as out:
-            for message in messages:
-                if self.options.scrub:
-                    message.text = scrub(message.text)
-                self.stats.add_message(message, message.sender or UNKNOWN_SENDER)
-                out.write(message.to_json())
-                out.write("\n")
-                yield message
 
     def _keep(self, example: Example, epoch: float, writer: SplitWriter) -> None:
         self.stats.add_example(example)
@@ -208,7 +217,7 @@ class _Run:
     def check(self) -> None:
         """Stop before writing anything when the result would be empty or not what was asked."""
         labels = ", ".join(e.source.label for e in self.exports)
-        if not sum(self.read_counts.values()):
+        if not sum(self.read.read_counts.values()):
             raise TwinchatError(f"no messages found in {labels}; is this the right export?")
         known = {name.casefold() for name in self.stats.senders}
         missing = [s for s in self.options.build.speakers if s.casefold() not in known]
@@ -219,7 +228,7 @@ class _Run:
                 f"{top}"
             )
         if not self.examples:
-            reasons = ", ".join(f"{n} {why}" for why, n in self.dropped.most_common(3))
+            reasons = ", ".join(f"{n} {why}" for why, n in self.read.dropped.most_common(3))
             raise TwinchatError(
                 f"no examples could be built from {labels} (messages dropped: {reasons or 'none'})"
                 "; try a smaller --min-context, a longer --session-gap or other filters"
@@ -246,15 +255,15 @@ class _Run:
                     "path": e.source.label,
                     "format": e.format,
                     "chats": e.chats,
-                    "messages": self.read_counts[e.source.label],
+                    "messages": self.read.read_counts[e.source.label],
                     "unreadable": dict(e.problems),
                 }
                 for e in self.exports
             ],
             "messages": {
-                "read": sum(self.read_counts.values()),
+                "read": sum(self.read.read_counts.values()),
                 "kept": kept,
-                "dropped": dict(self.dropped.most_common()),
+                "dropped": dict(self.read.dropped.most_common()),
             },
             "span": stats.span(),
             "senders": [
@@ -287,7 +296,6 @@ class _Run:
             result["tokens"] = token_lengths(tokenizer, self.sample)
         return result
 
-
     def _split_notes(self) -> list[str]:
         """Say so when whole sessions made the held-out share far from the one asked for."""
         asked, held = self._share(), self.splits["validation"]
@@ -305,11 +313,16 @@ class _Run:
         return []
 
 
-def _cutoff(
-    exports: list[Export], options: PrepareOptions, progress: Progress | None
-) -> tuple[float, int]:
+def _returning(
+    generator: Generator[Message, None, ReadState], absorb: Callable[[ReadState], None]
+) -> Iterator[Message]:
+    """Yield a generator's items, then hand its return value to `absorb`."""
+    absorb((yield from generator))
+
+
+def _cutoff(paths: list[str | Path], options: PrepareOptions) -> tuple[float, int]:
     """The epoch of the N-th most recent kept message, and how many at that epoch to keep."""
-    probe = [read_export(e.source.label, options.source) for e in exports]
+    probe = [read_export(path, options.source) for path in paths]
     dropped: Counter[str] = Counter()
     epochs = (m.epoch or 0.0 for m in select_messages(chain(*probe), options.build, dropped))
     newest = heapq.nlargest(options.limit or 0, epochs)
@@ -337,10 +350,9 @@ def _summary(values: Counter[int]) -> dict[str, Any]:
 
 def _rewrite(path: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     temporary = path.with_name(path.name + ".new")
-    with path.open(encoding="utf-8") as source, private_open(temporary) as target:
+    with path.open("rb") as source, private_open(temporary, "wb") as target:
         for line in source:
-            target.write(dumps(change(json.loads(line))))
-            target.write("\n")
+            target.write(encode_line(change(orjson.loads(line))))
     temporary.replace(path)
 
 
@@ -366,5 +378,8 @@ def _options_dict(options: PrepareOptions) -> dict[str, Any]:
         if build[key] is not None:
             build[key] = build[key].isoformat()
     result.update(build)
+    for key in ("speakers", "chats"):
+        result[key] = list(result[key])
     result.pop("force", None)
+    result.pop("parallel", None)
     return result

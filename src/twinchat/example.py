@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from twinchat.jsonl import quote
+from twinchat.jsonl import Fragment, encode, encode_line
 
 
 class Turn(NamedTuple):
@@ -14,8 +14,9 @@ class Turn(NamedTuple):
     sender: str
     text: str
 
-    def to_json(self) -> str:
-        return f'{{"sender": {quote(self.sender)}, "text": {quote(self.text)}}}'
+    def fragment(self) -> Fragment:
+        """This turn as JSON, encoded once for every example it appears in."""
+        return Fragment(encode({"sender": self.sender, "text": self.text}))
 
 
 @dataclass(slots=True)
@@ -29,18 +30,24 @@ class Example:
     speaker: str
     text: str
     context: list[Turn] = field(default_factory=list)
-    context_json: str | None = field(default=None, repr=False, compare=False)
-    """The context already encoded as JSON, so writing millions of examples stays cheap."""
+    fragments: list[Fragment] | None = field(default=None, repr=False, compare=False)
+    """The context already encoded, one fragment a turn (set by the builder)."""
 
-    def to_json(self) -> str:
-        """One line of `train.jsonl`."""
-        context = self.context_json
+    def to_line(self) -> bytes:
+        """One line of `train.jsonl`, newline included."""
+        context = self.fragments
         if context is None:
-            context = "[" + ", ".join(turn.to_json() for turn in self.context) + "]"
-        return (
-            f'{{"id": {quote(self.id)}, "chat": {quote(self.chat)}, '
-            f'"session": {quote(self.session)}, "timestamp": {quote(self.timestamp)}, '
-            f'"speaker": {quote(self.speaker)}, "context": {context}, "text": {quote(self.text)}}}'
+            context = [turn.fragment() for turn in self.context]
+        return encode_line(
+            {
+                "id": self.id,
+                "chat": self.chat,
+                "session": self.session,
+                "timestamp": self.timestamp,
+                "speaker": self.speaker,
+                "context": context,
+                "text": self.text,
+            }
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,20 +1,27 @@
-"""JSON Lines in and out, with one shared encoder (json.dumps builds a new one per call)."""
+"""JSON Lines in and out. Writing uses orjson: prepare writes millions of lines, and orjson
+encodes a record an order of magnitude faster than the standard library."""
 
 from __future__ import annotations
 
 import json
-import json.encoder
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-dumps = json.JSONEncoder(ensure_ascii=False).encode
-_encode_string = json.encoder.encode_basestring  # the C version, keeping non-ASCII as is
+import orjson
+
+Fragment = orjson.Fragment
+"""JSON encoded once and embedded as is: a context message appears in up to ten examples."""
 
 
-def quote(value: str | None) -> str:
-    """A JSON string or null; the hot paths build lines from these instead of dicts."""
-    return "null" if value is None else _encode_string(value)
+def encode(value: Any) -> bytes:
+    """Compact JSON, UTF-8, aware datetimes in UTC with a `Z`."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+
+
+def encode_line(value: Any) -> bytes:
+    """`encode`, plus the newline that ends a JSON Lines record."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:

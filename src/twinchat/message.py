@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
-from twinchat.jsonl import quote
+from twinchat.jsonl import encode_line
 
 
 class Kind(StrEnum):
@@ -88,23 +87,34 @@ class Message:
             record["edited"] = format_time(self.edited)
         return record
 
-    def to_json(self) -> str:
-        """`to_dict` as one line of JSON, built directly: prepare writes millions of them."""
-        parts = [
-            _chat_prefix(self.platform, self.chat_id, self.chat_name, self.chat_type),
-            f'"id": {quote(self.id)}, "timestamp": {quote(format_time(self.timestamp))}, '
-            f'"tz_known": {"true" if self.tz_known else "false"}, '
-            f'"sender": {quote(self.sender)}, "sender_id": {quote(self.sender_id)}, '
-            f'"text": {quote(self.text)}, "kind": "{self.kind.value}"',
-        ]
-        for key in ("media_type", "emoji", "reply_to", "forwarded_from", "action"):
-            value = getattr(self, key)
-            if value is not None:
-                parts.append(f', "{key}": {quote(value)}')
+    def to_line(self) -> bytes:
+        """`to_dict` as one line of JSON Lines, newline included; prepare writes millions."""
+        record: dict[str, Any] = {
+            "platform": self.platform,
+            "chat": self.chat_id,
+            "chat_name": self.chat_name,
+            "chat_type": self.chat_type,
+            "id": self.id,
+            "timestamp": self.timestamp,  # orjson writes it as format_time does
+            "tz_known": self.tz_known,
+            "sender": self.sender,
+            "sender_id": self.sender_id,
+            "text": self.text,
+            "kind": self.kind.value,
+        }
+        if self.media_type is not None:
+            record["media_type"] = self.media_type
+        if self.emoji is not None:
+            record["emoji"] = self.emoji
+        if self.reply_to is not None:
+            record["reply_to"] = self.reply_to
+        if self.forwarded_from is not None:
+            record["forwarded_from"] = self.forwarded_from
+        if self.action is not None:
+            record["action"] = self.action
         if self.edited is not None:
-            parts.append(f', "edited": {quote(format_time(self.edited))}')
-        parts.append("}")
-        return "".join(parts)
+            record["edited"] = self.edited
+        return encode_line(record)
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Message:
@@ -128,14 +138,6 @@ class Message:
             edited=parse_time(record.get("edited")),
             action=record.get("action"),
         )
-
-
-@lru_cache(maxsize=256)
-def _chat_prefix(platform: str, chat_id: str, name: str | None, kind: str | None) -> str:
-    return (
-        f'{{"platform": {quote(platform)}, "chat": {quote(chat_id)}, '
-        f'"chat_name": {quote(name)}, "chat_type": {quote(kind)}, '
-    )
 
 
 def format_time(moment: datetime | None) -> str | None:

@@ -53,7 +53,7 @@ class SplitWriter:
             session = self.sessions[example.session] = _Session(epoch, start=self.position)
             if self.method == "random" and self._draw(example.session):
                 self.random_held.add(example.session)
-        line = (example.to_json() + "\n").encode()
+        line = example.to_line()
         session.examples += 1
         if example.session in self.random_held:
             self.validation.write(line)

@@ -1,0 +1,144 @@
+"""The reading half of `prepare`: exports in, kept messages out, optionally in a second process.
+
+Reading (JSON parsing, normalizing, filtering, writing `messages.jsonl`) and building examples
+cost about the same, so on a big export the reading runs in a spawned process that streams the
+kept messages to the builder in batches: both cores work, and memory stays flat in each.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twinchat.atomic import private_open
+from twinchat.builder import UNKNOWN_SENDER, select_messages
+from twinchat.errors import TwinchatError
+from twinchat.message import Message
+from twinchat.privacy import scrub
+from twinchat.readers import Export, read_export
+from twinchat.stats import Stats
+
+if TYPE_CHECKING:
+    from twinchat.dataset import PrepareOptions
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+BATCH = 2048
+
+
+@dataclass
+class ReadState:
+    """What reading learnt, beyond the messages themselves."""
+
+    read_counts: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    stats: Stats = field(default_factory=Stats)
+    problems: list[Counter[str]] = field(default_factory=list)
+    chats: list[int] = field(default_factory=list)
+
+
+class Reader:
+    """Reads exports, keeps the messages worth learning from, writes `messages.jsonl`."""
+
+    def __init__(self, exports: Sequence[Export], options: PrepareOptions, folder: Path):
+        self.exports = list(exports)
+        self.options = options
+        self.folder = folder
+        self.state = ReadState()
+
+    def kept(self, progress: Progress) -> Iterator[Message]:
+        state = self.state
+        messages = select_messages(self._all(progress), self.options.build, state.dropped)
+        with private_open(self.folder / "messages.jsonl", "wb") as out:
+            for message in messages:
+                if self.options.scrub:
+                    message.text = scrub(message.text)
+                state.stats.add_message(message, message.sender or UNKNOWN_SENDER)
+                out.write(message.to_line())
+                yield message
+        state.problems = [export.problems for export in self.exports]
+        state.chats = [export.chats for export in self.exports]
+
+    def _all(self, progress: Progress) -> Iterator[Message]:
+        for export in self.exports:
+            label, total, count = export.source.label, export.source.size, 0
+            progress(f"reading {label}", 0, total)
+            for message in export:
+                count += 1
+                if not count & 0x3FFF:
+                    progress(f"reading {label}", export.bytes_read, total)
+                yield message
+            self.state.read_counts[label] = count
+            progress(f"reading {label}", total, total)
+
+
+def read_in_background(
+    paths: Sequence[str | Path], options: PrepareOptions, folder: Path, progress: Progress
+) -> Generator[Message, None, ReadState]:
+    """`Reader(...).kept()` run in a spawned process; returns the reader's state at the end.
+
+    Raises:
+        TwinchatError: as the reader would; any other failure of the process as RuntimeError.
+    """
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_read_and_send, args=(list(map(str, paths)), options, folder, send), daemon=True
+    )
+    child.start()
+    send.close()
+    try:
+        while True:
+            try:
+                tag, payload = receive.recv()
+            except EOFError:
+                raise RuntimeError(
+                    f"the reading process stopped unexpectedly (exit code {child.exitcode})"
+                ) from None
+            if tag == "messages":
+                for platform, chat, ident, timestamp, sender, text in payload:
+                    yield Message(platform, chat, ident, timestamp, sender, text)
+            elif tag == "progress":
+                progress(*payload)
+            elif tag == "user error":
+                raise TwinchatError(payload)
+            elif tag == "failure":
+                raise RuntimeError(f"the reading process failed:\n{payload}")
+            else:
+                return payload
+    finally:
+        receive.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.terminate()
+
+
+def _read_and_send(paths: list[str], options: PrepareOptions, folder: Path, send: Any) -> None:
+    """The child process: only what the builder needs of each kept message crosses over."""
+    import gc
+
+    gc.disable()  # as in the parent: millions of acyclic records, nothing for it to find
+    try:
+        reader = Reader([read_export(p, options.source) for p in paths], options, folder)
+        batch: list[tuple[Any, ...]] = []
+        report = lambda what, done, total: send.send(("progress", (what, done, total)))  # noqa: E731
+        for m in reader.kept(report):
+            batch.append((m.platform, m.chat_id, m.id, m.timestamp, m.sender, m.text))
+            if len(batch) >= BATCH:
+                send.send(("messages", batch))
+                batch = []
+        if batch:
+            send.send(("messages", batch))
+        send.send(("done", reader.state))
+    except TwinchatError as error:
+        send.send(("user error", str(error)))
+    except KeyboardInterrupt:
+        pass
+    except BaseException:
+        send.send(("failure", traceback.format_exc()))
+    finally:
+        send.close()
