@@ -262,14 +262,15 @@ def to_message(obj: Any, chat: Chat) -> Message:
     elif kind_of == "service":
         message.sender = _name(obj.get("actor"))
         message.sender_id = _peer(obj.get("actor_id"))
-        message.action = obj.get("action") or "custom"
+        message.action = _string(obj.get("action")) or "custom"
         message.kind = Kind.CALL if message.action in CALL_ACTIONS else Kind.SERVICE
     else:
         message.sender = _name(obj.get("from"))
         message.sender_id = _peer(obj.get("from_id"))
         _classify(message, obj)
-        if "reply_to_message_id" in obj:
-            message.reply_to = str(obj["reply_to_message_id"])
+        reply_to = obj.get("reply_to_message_id")
+        if isinstance(reply_to, (int, str)) and not isinstance(reply_to, bool):
+            message.reply_to = str(reply_to)
         if "forwarded_from" in obj:
             # null when the original sender hid their account
             message.forwarded_from = _name(obj["forwarded_from"]) or "(hidden)"
@@ -277,11 +278,11 @@ def to_message(obj: Any, chat: Chat) -> Message:
 
 
 def _classify(message: Message, obj: dict[str, Any]) -> None:
-    media_type = obj.get("media_type")
+    media_type = _string(obj.get("media_type"))
     if media_type == "sticker":
         message.kind = Kind.STICKER
         message.media_type = "sticker"
-        message.emoji = obj.get("sticker_emoji") or None
+        message.emoji = _string(obj.get("sticker_emoji"))
     elif "poll" in obj:
         message.kind = Kind.POLL
         poll = obj["poll"] if isinstance(obj["poll"], dict) else {}
@@ -316,6 +317,9 @@ def _entity_text(part: Any) -> str:
 
 def _name(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+_string = _name  # optional string fields: anything else the writer never produces is dropped
 
 
 def _peer(value: Any) -> str | None:
