@@ -147,6 +147,67 @@ def prepare(
     print_summary(out, stats, output)
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="A dataset folder written by twinchat prepare.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")],
+    model: Annotated[
+        str | None,
+        typer.Option(help="Hub id, local folder, or bundled:smollm2-135m [default: bundled]."),
+    ] = None,
+    lora: Annotated[
+        bool | None, typer.Option("--lora/--full", help="LoRA adapters or all weights.")
+    ] = None,
+    merge: Annotated[
+        bool | None, typer.Option(help="With LoRA, also write merged weights.")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the data [default: 3].")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps.")] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="Peak learning rate [default: by model].")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per device and step [default: 8].")
+    ] = None,
+    grad_accum: Annotated[
+        int | None, typer.Option(help="Steps to accumulate [default: 1].")
+    ] = None,
+    max_source_tokens: Annotated[
+        int | None, typer.Option(help="Context tokens kept, newest first [default: 512].")
+    ] = None,
+    max_target_tokens: Annotated[
+        int | None, typer.Option(help="Reply tokens [default: 128].")
+    ] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(help="Steps between evaluations [default: 200].")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML file of settings; flags override it.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Carry on from the run's last checkpoint.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 42].")] = None,
+) -> None:
+    """Fine-tune a model on a prepared dataset: FLAN-T5 or a causal LM, full or LoRA.
+
+    Runs on one CPU or GPU as is, and on several GPUs under `accelerate launch -m twinchat train`.
+    """
+    from twinchat.training import load_config
+    from twinchat.training import train as run_train
+
+    overrides = {
+        "model": model, "lora": lora, "merge": merge, "epochs": epochs, "max_steps": max_steps,
+        "lr": lr, "batch_size": batch_size, "grad_accum": grad_accum,
+        "max_source_tokens": max_source_tokens, "max_target_tokens": max_target_tokens,
+        "eval_every": eval_every, "seed": seed,
+    }  # fmt: skip
+    settings = load_config(config, overrides)
+    description = run_train(data, output, settings, resume=resume, console=err)
+    if description:
+        best = description.get("best_eval_loss")
+        loss = f" · best validation loss {best:.4f}" if best is not None else ""
+        out.print(f"Trained {description['steps']} steps{loss}. Run: {output}", highlight=False)
+
+
 def main() -> None:
     """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
     from twinchat.errors import TwinchatError

@@ -1,0 +1,467 @@
+"""`train`: fine-tune a seq2seq or causal LM on a prepared dataset, fully or with LoRA.
+
+The transformers Trainer runs the loop (checkpoints, resume, evaluation, early stopping, mixed
+precision, DDP / DeepSpeed / FSDP under `accelerate launch`); this module decides its settings
+and turns examples into tokens with the format of `formats.py`.
+
+    twinchat train data/ -o runs/me --model bundled:smollm2-135m --lora
+    accelerate launch -m twinchat train data/ -o runs/me --model google/flan-t5-large
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from twinchat.errors import TwinchatError
+from twinchat.example import Turn
+from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
+
+IGNORE = -100  # label id the loss skips
+
+
+@dataclass
+class TrainConfig:
+    """Everything `twinchat train` can be told; a YAML file sets these, flags override it."""
+
+    model: str = "bundled:smollm2-135m"
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    merge: bool = False
+    """With LoRA, also write the merged weights, ready for serving."""
+    epochs: float = 3.0
+    max_steps: int = -1
+    """Stop after this many optimizer steps; -1 means run the epochs."""
+    lr: float | None = None
+    """Default: 2e-4 with LoRA, 3e-4 for full T5, 5e-5 for a full causal LM."""
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_source_tokens: int = 512
+    max_target_tokens: int = 128
+    eval_every: int = 200
+    patience: int = 3
+    """Stop after this many evaluations without a better validation loss."""
+    keep_checkpoints: int = 2
+    seed: int = 42
+    warmup: float = 0.03
+    """Share of the steps spent warming the learning rate up."""
+
+    def validate(self) -> None:
+        problems = []
+        for name in ("batch_size", "grad_accum", "max_source_tokens", "max_target_tokens"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be at least 1")
+        if self.eval_every < 1:
+            problems.append("--eval-every must be at least 1")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            problems.append("give --epochs above 0 or --max-steps")
+        if self.lr is not None and not 0 < self.lr < 1:
+            problems.append(f"--lr must be between 0 and 1, not {self.lr}")
+        if self.merge and not self.lora:
+            problems.append("--merge only applies to --lora runs")
+        if problems:
+            raise TwinchatError("; ".join(problems))
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Defaults, then the YAML file, then the flags that were given."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise TwinchatError(
+                f"cannot read config {path}: {str(error).splitlines()[0]}"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise TwinchatError(f"{path} must be a YAML mapping of option: value")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TwinchatError(
+            f"unknown settings in {path}: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    config = TrainConfig(**values)
+    config.validate()
+    return config
+
+
+def train(
+    data: str | Path,
+    run: str | Path,
+    config: TrainConfig,
+    resume: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Fine-tune `config.model` on the dataset folder `data`, writing the run folder `run`.
+
+    Raises:
+        TwinchatError: bad data, options or model; a run folder in the way without --resume.
+    """
+    from twinchat.models import family_of, load_tokenizer
+    from twinchat.models import load_config as model_config
+
+    console = console or Console(stderr=True)
+    data, run = Path(data), Path(run)
+    files = _data_files(data)
+    _check_run_folder(run, resume)
+    family = family_of(model_config(config.model))
+    tokenizer = load_tokenizer(config.model, family)
+    chat_format = format_for(family, tokenizer)
+    splits = _tokenized(files, run, chat_format, tokenizer, config)
+    return _fit(run, config, family, tokenizer, chat_format, splits, files, resume, console)
+
+
+def _data_files(data: Path) -> dict[str, str]:
+    train = data / "train.jsonl"
+    if not train.is_file():
+        raise TwinchatError(
+            f"{data} has no train.jsonl; make one with: twinchat prepare EXPORT -o {data}"
+        )
+    files = {"train": str(train)}
+    validation = data / "validation.jsonl"
+    if validation.is_file() and validation.stat().st_size:
+        files["validation"] = str(validation)
+    if not train.stat().st_size:
+        raise TwinchatError(f"{train} is empty; prepare the dataset again with more messages")
+    return files
+
+
+def _check_run_folder(run: Path, resume: bool) -> None:
+    if resume:
+        if not any((run / "checkpoints").glob("checkpoint-*")):
+            raise TwinchatError(f"{run} has no checkpoint to resume from; start without --resume")
+        return
+    if run.exists() and any(run.iterdir()):
+        raise TwinchatError(f"{run} already holds a run; choose another folder or add --resume")
+
+
+def _tokenized(
+    files: dict[str, str], run: Path, chat_format: ChatFormat, tokenizer: Any, config: TrainConfig
+) -> Any:
+    """Tokenize once; datasets caches the result in the run folder for --resume."""
+    import datasets
+
+    cache = run / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    raw = datasets.load_dataset("json", data_files=files, cache_dir=str(cache / "datasets"))
+    causal = chat_format.family != SEQ2SEQ
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {
+            "input_ids": [],
+            "attention_mask": [],
+            "labels": [],
+            "length": [],
+        }
+        for context, speaker, text in zip(
+            batch["context"], batch["speaker"], batch["text"], strict=True
+        ):
+            turns = [Turn(t["sender"], t["text"]) for t in context]
+            source = tokenizer(chat_format.source(turns), add_special_tokens=causal)["input_ids"]
+            target = tokenizer(chat_format.target(speaker, text), add_special_tokens=False)[
+                "input_ids"
+            ]
+            source = source[-config.max_source_tokens :]  # the oldest messages go first
+            target = target[: config.max_target_tokens]
+            if causal:
+                ids, labels = source + target, [IGNORE] * len(source) + target
+            else:
+                ids, labels = source, target
+            out["input_ids"].append(ids)
+            out["attention_mask"].append([1] * len(ids))
+            out["labels"].append(labels)
+            out["length"].append(len(ids) + (0 if causal else len(labels)))
+        return out
+
+    columns = raw["train"].column_names
+    return raw.map(encode, batched=True, remove_columns=columns, desc="tokenizing")
+
+
+def _fit(
+    run: Path,
+    config: TrainConfig,
+    family: str,
+    tokenizer: Any,
+    chat_format: ChatFormat,
+    splits: Any,
+    files: dict[str, str],
+    resume: bool,
+    console: Console,
+) -> dict[str, Any]:
+    import torch
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, set_seed
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+    from twinchat.callbacks import MetricsLog, RichProgress, StopOnInterrupt
+    from twinchat.models import load_model
+
+    set_seed(config.seed)
+    precision = _precision(family)
+    model = load_model(config.model, family, tokenizer)
+    if config.lora:
+        model = _with_lora(model, family, config)
+    has_eval = "validation" in splits
+    args = _arguments(run, config, family, precision, has_eval, len(splits["train"]))
+    interrupt = StopOnInterrupt()
+    callbacks = [MetricsLog(run / "metrics.jsonl"), RichProgress(console), interrupt]
+    if has_eval and config.patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    trainer_class = _trainer_class(family)
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["validation"] if has_eval else None,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace it
+    _opening(console, trainer, config, family, precision, splits, torch)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    if interrupt.interrupted:
+        raise TwinchatError(
+            f"interrupted at step {trainer.state.global_step}; a checkpoint was saved: "
+            f"carry on with the same command and --resume"
+        )
+    return _finish(run, config, family, tokenizer, chat_format, trainer, files, splits)
+
+
+def _precision(family: str) -> tuple[str, str]:
+    import torch
+
+    if torch.cuda.is_available():
+        if torch.cuda.is_bf16_supported():
+            return "bf16", "the GPU supports bfloat16 (and TF32 for the rest)"
+        reason = "T5 overflows in fp16" if family == SEQ2SEQ else "fp16 is less stable"
+        return "fp32", f"the GPU has no bfloat16, and {reason}"
+    return "fp32", "training on the CPU"
+
+
+def _with_lora(model: Any, family: str, config: TrainConfig) -> Any:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task = TaskType.SEQ_2_SEQ_LM if family == SEQ2SEQ else TaskType.CAUSAL_LM
+    lora = LoraConfig(
+        task_type=task,
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",  # attention and MLP of every block, in any family
+    )
+    return get_peft_model(model, lora)
+
+
+def _learning_rate(config: TrainConfig, family: str) -> float:
+    if config.lr is not None:
+        return config.lr
+    if config.lora:
+        return 2e-4
+    return 3e-4 if family == SEQ2SEQ else 5e-5
+
+
+def _arguments(
+    run: Path,
+    config: TrainConfig,
+    family: str,
+    precision: tuple[str, str],
+    has_eval: bool,
+    examples: int,
+) -> Any:
+    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+
+    steps_per_epoch = math.ceil(examples / (config.batch_size * config.grad_accum))
+    total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
+    arguments = Seq2SeqTrainingArguments if family == SEQ2SEQ else TrainingArguments
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run / "tensorboard"))
+    return arguments(
+        output_dir=str(run / "checkpoints"),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=_learning_rate(config, family),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        warmup_steps=int(total * config.warmup),
+        lr_scheduler_type="linear",
+        bf16=precision[0] == "bf16",
+        tf32=True if precision[0] == "bf16" else None,
+        train_sampling_strategy="group_by_length",  # pad each batch to its own longest
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.eval_every,
+        save_strategy="steps",
+        save_steps=config.eval_every,
+        save_total_limit=config.keep_checkpoints,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="eval_loss" if has_eval else None,
+        greater_is_better=False if has_eval else None,
+        logging_steps=max(1, min(50, config.eval_every // 4)),
+        report_to=_reporting(),
+        include_num_input_tokens_seen="non_padding",
+        seed=config.seed,
+        data_seed=config.seed,
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        use_cpu=not _cuda(),
+    )
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _reporting() -> list[str]:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return []
+    return ["tensorboard"]
+
+
+def _trainer_class(family: str) -> Any:
+    from transformers import Seq2SeqTrainer, Trainer
+
+    return Seq2SeqTrainer if family == SEQ2SEQ else Trainer
+
+
+def _opening(
+    console: Console,
+    trainer: Any,
+    config: TrainConfig,
+    family: str,
+    precision: tuple[str, str],
+    splits: Any,
+    torch: Any,
+) -> None:
+    """One short block: what was decided, and why."""
+    if not trainer.is_world_process_zero():
+        return
+    model = trainer.model
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    tokens = sum(splits["train"]["length"])
+    args = trainer.args
+    batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    steps = (
+        args.max_steps
+        if args.max_steps > 0
+        else math.ceil(len(splits["train"]) / batch * args.num_train_epochs)
+    )
+    validation = len(splits["validation"]) if "validation" in splits else 0
+    method = f"LoRA r={config.lora_r}" if config.lora else "all weights"
+    lines = [
+        f"model      {config.model} ({family}, {method})",
+        f"device     {device} × {args.world_size} · precision {precision[0]}: {precision[1]}",
+        f"parameters {trainable:,} trainable of {total:,} ({trainable / total:.2%})",
+        f"examples   {len(splits['train']):,} train, {validation:,} validation · "
+        f"{tokens:,} tokens, padded per batch, grouped by length",
+        f"steps      {steps:,} of {batch} examples · lr {args.learning_rate:g} · "
+        f"evaluation every {config.eval_every}",
+    ]
+    console.print("\n".join(lines), highlight=False)
+
+
+def _finish(
+    run: Path,
+    config: TrainConfig,
+    family: str,
+    tokenizer: Any,
+    chat_format: ChatFormat,
+    trainer: Any,
+    files: dict[str, str],
+    splits: Any,
+) -> dict[str, Any]:
+    """Write the final model, its description and the loss curve; `twinchat.json` comes last,
+    so its presence means the run is complete."""
+    trainer.save_model(str(run))
+    if not trainer.is_world_process_zero():
+        return {}
+    tokenizer.save_pretrained(str(run))
+    if config.lora and config.merge:
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(run / "merged"))
+        tokenizer.save_pretrained(str(run / "merged"))
+    speakers = _speakers(files["train"])
+    history = [r for r in trainer.state.log_history if "eval_loss" in r]
+    description = {
+        "twinchat": 1,
+        "family": family,
+        "base_model": config.model,
+        "format": chat_format.to_dict(),
+        "speakers": speakers,
+        "settings": asdict(config),
+        "data": {name: _fingerprint(path) for name, path in files.items()},
+        "examples": {name: len(split) for name, split in splits.items()},
+        "steps": trainer.state.global_step,
+        "best_eval_loss": min((r["eval_loss"] for r in history), default=None),
+        "adapter": bool(config.lora),
+        "merged": "merged" if config.lora and config.merge else None,
+    }
+    _plot(run)
+    (run / "twinchat.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+    return description
+
+
+def _speakers(path: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            speaker = json.loads(line)["speaker"]
+            counts[speaker] = counts.get(speaker, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _fingerprint(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def _plot(run: Path) -> None:
+    """`loss.png` from `metrics.jsonl`: training and validation loss by step."""
+    metrics = run / "metrics.jsonl"
+    if not metrics.exists():
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+    figure, axes = plt.subplots(figsize=(7, 4))
+    if train:
+        axes.plot(*zip(*train, strict=True), label="train")
+    if evaluation:
+        axes.plot(*zip(*evaluation, strict=True), marker="o", label="validation")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(run / "loss.png", dpi=100)
+    plt.close(figure)
