@@ -1,0 +1,143 @@
+"""Tiny models built from a config, with tokenizers trained here on chat-like text, saved to a
+folder: tests load them through the same `from_pretrained` code as real models.
+
+`make_tiny_t5` behaves like FLAN-T5 (SentencePiece unigram, no newline in the vocabulary,
+gated-GELU, untied embeddings); `make_tiny_llama` like SmolLM2 (byte-level BPE, tied embeddings).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+NAMES = ["Ana", "Sam", "Jo", "Kim", "Lee"]
+WORDS = [
+    "hi",
+    "hello",
+    "hey",
+    "yes",
+    "no",
+    "maybe",
+    "sure",
+    "ok",
+    "okay",
+    "thanks",
+    "see",
+    "you",
+    "there",
+    "tomorrow",
+    "today",
+    "tonight",
+    "at",
+    "the",
+    "park",
+    "hike",
+    "beach",
+    "cafe",
+    "snacks",
+    "bring",
+    "meet",
+    "plan",
+    "saturday",
+    "sunday",
+    "morning",
+    "evening",
+    "great",
+    "perfect",
+    "sounds",
+    "good",
+    "what",
+    "when",
+    "where",
+    "who",
+    "how",
+    "are",
+    "we",
+    "still",
+    "on",
+    "for",
+    "a",
+    "I",
+    "will",
+    "can't",
+    "wait",
+    "bye",
+    "later",
+]
+
+
+def chat_texts(count: int = 400, seed: int = 0) -> list[str]:
+    """Deterministic chat-like lines, `Name: words`, with digits and punctuation."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 9)))
+        tail = rng.choice(["", "?", "!", f" at {rng.randint(1, 12)}", ", ok?", " :)"])
+        lines.append(f"{rng.choice(NAMES)}: {words}{tail}")
+    return lines
+
+
+def make_tiny_t5(folder: Path, texts: list[str] | None = None) -> Path:
+    """A FLAN-T5-shaped model (d_model 32, 2+2 layers) and a unigram tokenizer without "\\n"."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import UnigramTrainer
+    from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.Replace("\n", " "), normalizers.Replace("  ", " ")]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = UnigramTrainer(
+        vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
+    )
+    tokenizer.train_from_iterator(texts or chat_texts(), trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    fast = T5TokenizerFast(
+        tokenizer_object=tokenizer, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        extra_ids=0, model_max_length=512,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=len(fast), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
+        num_heads=4, relative_attention_num_buckets=8, feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    )  # fmt: skip
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return Path(folder)
+
+
+def make_tiny_llama(folder: Path, texts: list[str] | None = None) -> Path:
+    """A Llama-shaped causal LM (hidden 32, 2 layers) and a byte-level BPE tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers.trainers import BpeTrainer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = BpeTrainer(
+        vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts or chat_texts(), trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<|im_start|>", eos_token="<|im_end|>",
+        unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=512,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=True, bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
+    )  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return Path(folder)
