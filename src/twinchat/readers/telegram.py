@@ -115,6 +115,11 @@ class TelegramExport:
                 f"({_first_line(err)}); "
                 "the file may be truncated: export the chat again"
             ) from None
+        except UnicodeDecodeError as err:
+            raise TwinchatError(
+                f"{self.source.label} is not valid UTF-8 near byte {self.bytes_read:,} "
+                f"({err.reason}); export the chat again from Telegram Desktop"
+            ) from None
 
     def _open(self) -> EscapeFixingStream:
         if self._stream is not None:
@@ -137,7 +142,7 @@ class TelegramExport:
                     head["layout"] = "single"
                     if {"name", "type", "id"} <= head.keys():
                         break
-        except ijson.JSONError as err:
+        except (ijson.JSONError, UnicodeDecodeError) as err:
             if "layout" not in head:
                 raise TwinchatError(
                     f"{self.source.label} is not valid JSON near byte {self.bytes_read:,} "
@@ -207,7 +212,11 @@ class TelegramExport:
 
 
 def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
+    """yajl's messages span lines (and its C backend gives them as bytes): keep the first."""
+    detail = error.args[0] if error.args else ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", errors="replace")
+    lines = str(detail).strip().splitlines()
     return lines[0].strip() if lines else type(error).__name__
 
 
@@ -334,10 +343,17 @@ def _peer(value: Any) -> str | None:
 def _time(unixtime: Any, local: Any) -> tuple[datetime | None, bool]:
     """Prefer `date_unixtime` (UTC, since tdesktop 3.7.6); `date` is the exporting PC's clock."""
     if unixtime not in (None, ""):
-        return datetime.fromtimestamp(int(unixtime), UTC), True
+        return _plausible(datetime.fromtimestamp(int(unixtime), UTC)), True
     if isinstance(local, str) and local:
-        moment = datetime.fromisoformat(local)
+        moment = _plausible(datetime.fromisoformat(local))
         if moment.tzinfo is not None:
             return moment.astimezone(UTC), True
         return moment, False
     return None, False
+
+
+def _plausible(moment: datetime) -> datetime:
+    """Dates far outside any chat (year 1, year 9999) break local-time arithmetic later."""
+    if not 1971 <= moment.year <= 9000:
+        raise Malformed(f"date {moment.isoformat()} is not a plausible message date")
+    return moment
