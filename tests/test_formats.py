@@ -16,6 +16,15 @@ def test_causal_prompt_and_target():
     assert fmt.reply_prefix(None) == ""
 
 
+def test_nothing_typed_leaves_no_trailing_space():
+    """A prompt ending in a lone space is out of distribution: the space belongs to the next
+    word's token. The reply still parses back whole."""
+    fmt = ChatFormat(CAUSAL, "<|im_end|>")
+    forced = fmt.reply_prefix("Ana")
+    assert forced == "Ana:"
+    assert fmt.parse_reply(forced + " sure thing<|im_end|>") == ("Ana", "sure thing")
+
+
 def test_seq2seq_source_has_no_newline_between_messages():
     fmt = ChatFormat(SEQ2SEQ, "</s>")
     assert fmt.source(TURNS) == "Ana: hi\nthere</s> Sam 🎸: yo</s>"

@@ -45,11 +45,15 @@ class MetricsLog(TrainerCallback):
 class RichProgress(TrainerCallback):
     """A progress bar with ETA, and one line per evaluation."""
 
+    ESTIMATE_AFTER = 10
+    """Steps timed before the one-line estimate of the whole run."""
+
     def __init__(self, console: Console):
         self.console = console
         self.bar: Progress | None = None
         self.task: Any = None
         self.loss: float | None = None
+        self.timing: tuple[int, float] | None = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
@@ -66,11 +70,27 @@ class RichProgress(TrainerCallback):
         self.bar.start()
         self.task = self.bar.add_task("train", total=state.max_steps, loss="")
         self.bar.update(self.task, completed=state.global_step)
+        self.timing = (state.global_step, time.perf_counter())
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.bar is not None:
-            loss = f"loss {self.loss:.3f}" if self.loss is not None else ""
-            self.bar.update(self.task, completed=state.global_step, loss=loss)
+        if self.bar is None:
+            return
+        loss = f"loss {self.loss:.3f}" if self.loss is not None else ""
+        self.bar.update(self.task, completed=state.global_step, loss=loss)
+        if self.timing and state.global_step - self.timing[0] == self.ESTIMATE_AFTER:
+            self._estimate(state)
+
+    def _estimate(self, state: Any) -> None:
+        """The bar's ETA moves; one printed line keeps the first estimate in the log."""
+        first, started = self.timing or (0, 0.0)
+        per_step = (time.perf_counter() - started) / (state.global_step - first)
+        left = per_step * (state.max_steps - state.global_step)
+        self.timing = None
+        self.bar.console.print(
+            f"estimate   {per_step:.2f} s a step · about {_duration(left)} for the "
+            f"{state.max_steps - state.global_step:,} steps left (longest batches come first)",
+            highlight=False,
+        )
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
         if self.bar is None or not logs:
@@ -134,3 +154,11 @@ class StopAfter(TrainerCallback):
             control.should_save = True
             control.should_evaluate = args.eval_strategy != "no"
             control.should_training_stop = True
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -91,7 +91,7 @@ def prepare(
     ] = "time",
     holdout: Annotated[
         float | None,
-        typer.Option(help="Share of examples held out [default: 0.02 for time, 0.2 for random]."),
+        typer.Option(help="Share of examples held out (default: 0.02 for time, 0.2 for random)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 0,
     pseudonymize: Annotated[
@@ -153,7 +153,7 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")],
     model: Annotated[
         str | None,
-        typer.Option(help="Hub id, local folder, or bundled:smollm2-135m [default: bundled]."),
+        typer.Option(help="Hub id, local folder, or bundled:smollm2-135m (default: bundled)."),
     ] = None,
     lora: Annotated[
         bool | None, typer.Option("--lora/--full", help="LoRA adapters or all weights.")
@@ -161,31 +161,31 @@ def train(
     merge: Annotated[
         bool | None, typer.Option(help="With LoRA, also write merged weights.")
     ] = None,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the data [default: 3].")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the data (default: 3).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps.")] = None,
     lr: Annotated[
-        float | None, typer.Option(help="Peak learning rate [default: by model].")
+        float | None, typer.Option(help="Peak learning rate (default: by model).")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Examples per device and step [default: 8].")
+        int | None, typer.Option(help="Examples per device and step (default: 8).")
     ] = None,
     grad_accum: Annotated[
-        int | None, typer.Option(help="Steps to accumulate [default: 1].")
+        int | None, typer.Option(help="Steps to accumulate (default: 1).")
     ] = None,
     max_source_tokens: Annotated[
-        int | None, typer.Option(help="Context tokens kept, newest first [default: 512].")
+        int | None, typer.Option(help="Context tokens kept, newest first (default: 512).")
     ] = None,
     max_target_tokens: Annotated[
-        int | None, typer.Option(help="Reply tokens [default: 128].")
+        int | None, typer.Option(help="Reply tokens (default: 128).")
     ] = None,
     eval_every: Annotated[
-        int | None, typer.Option(help="Steps between evaluations [default: 200].")
+        int | None, typer.Option(help="Steps between evaluations (default: 200).")
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML file of settings; flags override it.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Carry on from the run's last checkpoint.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: 42].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: 42).")] = None,
 ) -> None:
     """Fine-tune a model on a prepared dataset: FLAN-T5 or a causal LM, full or LoRA.
 

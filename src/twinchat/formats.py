@@ -51,15 +51,20 @@ class ChatFormat:
         """The forced start of a reply: a speaker's name and what the user already typed."""
         if speaker is None:
             return ""
+        if not typed:
+            # Without a trailing space: tokenizers fold the space into the next word, so a prompt
+            # ending in a lone space token is one the model never saw (it answers in digits).
+            return f"{speaker}{self.speaker_separator.rstrip()}"
         return f"{speaker}{self.speaker_separator}{typed}"
 
     def parse_reply(self, generated: str) -> tuple[str | None, str]:
         """Split `Speaker: text` as generated into (speaker, text); the end token is dropped."""
         generated = generated.split(self.end, 1)[0]
-        speaker, separator, text = generated.partition(self.speaker_separator)
+        speaker, separator, text = generated.partition(self.speaker_separator.rstrip())
         if not separator or "\n" in speaker:
             return None, generated.strip()
-        return speaker.strip(), text
+        spaces = self.speaker_separator[len(self.speaker_separator.rstrip()) :]
+        return speaker.strip(), text.removeprefix(spaces)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

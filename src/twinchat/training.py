@@ -154,6 +154,9 @@ def _check_run_folder(run: Path, resume: bool) -> None:
         return
     if run.exists() and any(run.iterdir()):
         raise TwinchatError(f"{run} already holds a run; choose another folder or add --resume")
+    # The run holds chat text (token cache, speakers): the owner alone may enter it.
+    run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(run, 0o700)
 
 
 def _tokenized(
@@ -394,7 +397,8 @@ def _opening(
         f"examples   {len(splits['train']):,} train, {validation:,} validation · "
         f"{tokens:,} tokens, padded per batch, grouped by length",
         f"steps      {steps:,} of {batch} examples · lr {args.learning_rate:g} · "
-        f"evaluation every {config.eval_every}",
+        f"evaluation every {config.eval_every}"
+        + (f" · stops after {config.minutes:g} minutes" if config.minutes else ""),
     ]
     console.print("\n".join(lines), highlight=False)
 
