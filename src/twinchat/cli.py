@@ -224,6 +224,67 @@ def demo(
     run_demo(output, minutes, out)
 
 
+@app.command()
+def suggest(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    as_: Annotated[
+        str | None, typer.Option("--as", help="Reply as this person (default: whoever is next).")
+    ] = None,
+    prefix: Annotated[
+        str, typer.Option(help="Text already typed: every candidate goes on from it.")
+    ] = "",
+    n: Annotated[int, typer.Option("-n", help="Number of candidates.")] = 5,
+    input_: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            help="Conversation file: Name: text lines, a Telegram paste, or JSON (default: stdin).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+    greedy: Annotated[bool, typer.Option(help="Beam search: the same output every time.")] = False,
+    scores: Annotated[
+        bool, typer.Option(help="Show each candidate's mean log-probability.")
+    ] = False,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default: the run's).")
+    ] = None,
+    top_p: Annotated[
+        float | None, typer.Option(help="Nucleus sampling mass (default: the run's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable sampling.")] = None,
+) -> None:
+    """Reply candidates for the next message of a conversation, as anyone in it.
+
+    The conversation comes on stdin or from --input, one message a line as `Name: text`, text
+    copied from Telegram Desktop, or JSON.
+    """
+    import json
+
+    from twinchat.conversation import read_conversation
+    from twinchat.suggest import Suggester
+
+    messages = read_conversation(input_)
+    overrides = {"temperature": temperature, "top_p": top_p}
+    suggester = Suggester.load(run)
+    candidates = suggester.suggest(
+        messages, as_=as_, prefix=prefix, n=n, greedy=greedy, seed=seed,
+        **{k: v for k, v in overrides.items() if v is not None},
+    )  # fmt: skip
+    if as_json:
+        records = [
+            {"text": c.text, "speaker": c.speaker, "score": round(c.score, 4)} for c in candidates
+        ]
+        print(json.dumps({"candidates": records}, ensure_ascii=False))
+        return
+    if not candidates:
+        err.print("no candidate survived curation; try a higher --temperature or a larger -n")
+    for candidate in candidates:
+        who = "" if as_ else f"{candidate.speaker}: "
+        score = f"{candidate.score:7.3f}  " if scores else ""
+        out.print(f"{score}{who}{candidate.text}", highlight=False, markup=False)
+
+
 def main() -> None:
     """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
     from twinchat.errors import TwinchatError

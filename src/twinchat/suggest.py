@@ -2,18 +2,24 @@
 
     from twinchat.suggest import Suggester
     suggester = Suggester.load("runs/me")
-    for candidate in suggester.suggest(turns, as_="Jamie", n=5):
+    for candidate in suggester.suggest(turns, as_="Jamie", prefix="see y", n=5):
         print(candidate.score, candidate.text)
 
 The conversation is rendered with the format saved in the run, so inference cannot drift from
 training; a speaker name (and any text already typed) is forced as the start of the reply.
+Typed text that ends mid-word is healed: its last token is backed off and the first generated
+tokens are constrained to spell it out, so the model may pick `you` rather than continue a
+token `y` it never saw alone. Candidates are over-generated, then curated as the reference did
+by hand (duplicates, empty, echoes of the context, degenerate repetition dropped) and ranked by
+the model's mean log-probability per token, recomputed by one teacher-forced pass.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +37,41 @@ class Candidate:
     score: float
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How candidates are drawn; saved with a run, overridable per call."""
+
+    temperature: float = 0.8
+    top_p: float = 0.9
+    max_new_tokens: int = 48
+    oversample: int = 3
+    """Draw this many times `n` candidates, to have `n` left after curation."""
+    rounds: int = 3
+    """Draw again, up to this many times in all, while fewer than `n` remain."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Sampling:
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
 class Suggester:
     """A model, its tokenizer and its chat format, ready to suggest replies."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, chat_format: ChatFormat, speakers: Sequence[str] = ()
+        self,
+        model: Any,
+        tokenizer: Any,
+        chat_format: ChatFormat,
+        speakers: Sequence[str] = (),
+        sampling: Sampling | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.format = chat_format
         self.speakers = list(speakers)
+        self.sampling = sampling or Sampling()
+        self._texts: list[str] | None = None
 
     @classmethod
     def load(cls, run: str | Path) -> Suggester:
@@ -60,7 +91,9 @@ class Suggester:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        return cls(model, tokenizer, chat_format, list(description.get("speakers", {})))
+        speakers = list(description.get("speakers", {}))
+        sampling = Sampling.from_dict(description.get("sampling"))
+        return cls(model, tokenizer, chat_format, speakers, sampling)
 
     @classmethod
     def from_model(cls, spec: str) -> Suggester:
@@ -78,63 +111,252 @@ class Suggester:
         prefix: str = "",
         n: int = 5,
         greedy: bool = False,
-        max_new_tokens: int = 48,
         seed: int | None = None,
+        **sampling: Any,
     ) -> list[Candidate]:
-        """`n` candidates for the next message, best first."""
+        """Up to `n` distinct candidates for the next message, best first; `sampling` overrides
+        the run's `Sampling` settings (temperature, top_p, max_new_tokens…).
+
+        Raises:
+            TwinchatError: `as_` is a name the model was not trained on, or `n` below 1.
+        """
         import torch
 
+        if n < 1:
+            raise TwinchatError("-n must be at least 1")
+        self._check_speaker(as_)
+        settings = replace(self.sampling, **sampling)
         if seed is not None:
             torch.manual_seed(seed)
-        forced = self.format.reply_prefix(as_, prefix)
-        inputs = self._inputs(messages, forced)
-        settings: dict[str, Any] = {
-            "max_new_tokens": max_new_tokens,
-            "num_return_sequences": n,
-            "eos_token_id": self.tokenizer.convert_tokens_to_ids(self.format.end),
+        prompt = self._prompt(messages, self.format.reply_prefix(as_, prefix), prefix)
+        kept: dict[str, Candidate] = {}
+        for _ in range(1 if greedy else settings.rounds):
+            count = n * settings.oversample
+            sequences = self._generate(prompt, count, greedy, settings)
+            scores = self._score(prompt, sequences)
+            for ids, score in zip(sequences, scores, strict=True):
+                candidate = self._candidate(prompt, ids, score, as_, settings)
+                if candidate is None or not _acceptable(candidate.text, messages, prefix):
+                    continue
+                key = _normalized(candidate.text)
+                if key not in kept or kept[key].score < candidate.score:
+                    kept[key] = candidate
+            if len(kept) >= n:
+                break
+        return sorted(kept.values(), key=lambda c: -c.score)[:n]
+
+    def _check_speaker(self, name: str | None) -> None:
+        if name is None or not self.speakers or name in self.speakers:
+            return
+        shown = ", ".join(self.speakers[:15]) + (" …" if len(self.speakers) > 15 else "")
+        raise TwinchatError(
+            f"the model was not trained on replies by '{name}'; known speakers: {shown}"
+        )
+
+    def _prompt(self, messages: Sequence[Turn], forced: str, typed: str) -> _Prompt:
+        """Token ids of the conversation and of the forced reply start, its tail healed."""
+        causal = self.format.family != SEQ2SEQ
+        source = self.format.source(messages)
+        context = self.tokenizer(source, add_special_tokens=causal)["input_ids"] if source else []
+        if causal and not context and self.tokenizer.bos_token_id is not None:
+            context = [self.tokenizer.bos_token_id]
+        forced_ids = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
+        kept, tail = self._heal(forced, forced_ids, typed) if typed else (forced_ids, "")
+        return _Prompt(context=context, forced=kept, forced_text=forced, tail=tail)
+
+    def _heal(self, forced: str, ids: list[int], typed: str) -> tuple[list[int], str]:
+        """Back off the tokens of the last, maybe partial, word typed; generation must spell it
+        again, so a word cut as `s`+`e` can come back as the single token `see`."""
+        whole = self._decode(ids)
+        if whole.lstrip() != forced.lstrip() or not whole.endswith(typed):
+            return ids, ""  # the tokens do not spell the text back: leave it as it is
+        for back in range(1, min(len(ids), 6) + 1):
+            tail = whole[len(self._decode(ids[:-back])) :]
+            if not whole.endswith(tail) or len(tail) > len(typed) + 1:
+                break
+            if tail[:1].isspace() or len(tail) >= len(typed):
+                return ids[:-back], tail
+        return ids, ""
+
+    def _generate(self, prompt: _Prompt, count: int, greedy: bool, settings: Sampling) -> list:
+        import torch
+
+        end = self.tokenizer.convert_tokens_to_ids(self.format.end)
+        options: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "num_return_sequences": count,
+            "eos_token_id": end,
             "pad_token_id": self.tokenizer.pad_token_id,
-            "output_scores": True,
-            "return_dict_in_generate": True,
         }
         if greedy:
-            settings.update(do_sample=False, num_beams=max(n, 1))
+            options.update(do_sample=False, num_beams=count)
         else:
-            settings.update(do_sample=True, top_p=0.9, temperature=0.8)
-        with torch.no_grad():
-            output = self.model.generate(**inputs, **settings)
-        return self._candidates(output, inputs, forced, as_)
+            options.update(do_sample=True, top_p=settings.top_p, temperature=settings.temperature)
+        if prompt.tail:
+            from transformers import LogitsProcessorList
 
-    def _inputs(self, messages: Sequence[Turn], forced: str) -> dict[str, Any]:
-        source = self.format.source(messages)
+            spell = _Spell(self, prompt.tail, self._start(prompt))
+            options["logits_processor"] = LogitsProcessorList([spell])
         if self.format.family == SEQ2SEQ:
-            encoded = self.tokenizer(source, add_special_tokens=False, return_tensors="pt")
+            encoder = torch.tensor([prompt.context or [end]])
             start = self.model.config.decoder_start_token_id
-            typed = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
-            import torch
+            options["decoder_input_ids"] = torch.tensor([[start, *prompt.forced]])
+            inputs = {"input_ids": encoder, "attention_mask": torch.ones_like(encoder)}
+        else:
+            ids = torch.tensor([prompt.context + prompt.forced])
+            inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        with torch.no_grad():
+            output = self.model.generate(**inputs, **options)
+        new = output[:, self._start(prompt) :]
+        return [_until(row.tolist(), end, self.tokenizer.pad_token_id) for row in new]
 
-            encoded["decoder_input_ids"] = torch.tensor([[start, *typed]])
-            return dict(encoded)
-        return dict(self.tokenizer(source + forced, return_tensors="pt"))
+    def _start(self, prompt: _Prompt) -> int:
+        """Where generated tokens begin in the sequences `generate` returns."""
+        if self.format.family == SEQ2SEQ:
+            return 1 + len(prompt.forced)
+        return len(prompt.context) + len(prompt.forced)
 
-    def _candidates(
-        self, output: Any, inputs: dict[str, Any], forced: str, as_: str | None
-    ) -> list[Candidate]:
-        prompt = inputs.get("decoder_input_ids", inputs["input_ids"]).shape[1]
-        scores = self.model.compute_transition_scores(
-            output.sequences,
-            output.scores,
-            beam_indices=getattr(output, "beam_indices", None),
-            normalize_logits=True,
-        )
-        results = []
-        for sequence, token_scores in zip(output.sequences, scores, strict=True):
-            new = sequence[prompt:]
-            text = self.tokenizer.decode(new, skip_special_tokens=False)
-            speaker, reply = self.format.parse_reply(forced + text)
-            real = token_scores[token_scores > float("-inf")]
-            score = float(real.mean()) if len(real) else 0.0
-            results.append(Candidate(reply.strip(), as_ or speaker, score))
-        return sorted(results, key=lambda c: -c.score)
+    def _score(self, prompt: _Prompt, sequences: list[list[int]]) -> list[float]:
+        """Mean log-probability of each sequence's tokens, teacher-forced, end token included."""
+        import torch
+
+        if not sequences:
+            return []
+        width = max(len(s) for s in sequences) or 1
+        pad = self.tokenizer.pad_token_id or 0
+        generated = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
+        rows = len(sequences)
+        with torch.no_grad():
+            if self.format.family == SEQ2SEQ:
+                start = self.model.config.decoder_start_token_id
+                head = torch.tensor([[start, *prompt.forced]]).repeat(rows, 1)
+                encoder = torch.tensor([prompt.context or [pad]]).repeat(rows, 1)
+                decoder = torch.cat([head, generated[:, :-1]], dim=1)
+                logits = self.model(input_ids=encoder, decoder_input_ids=decoder).logits
+            else:
+                head = torch.tensor([prompt.context + prompt.forced]).repeat(rows, 1)
+                ids = torch.cat([head, generated], dim=1)
+                attention = torch.cat([torch.ones_like(head), mask], dim=1)
+                logits = self.model(input_ids=ids, attention_mask=attention).logits[:, :-1]
+        logits = logits[:, head.shape[1] - 1 :].float()
+        chosen = logits.log_softmax(-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+        totals = (chosen * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+        return totals.tolist()
+
+    def _candidate(
+        self, prompt: _Prompt, ids: list[int], score: float, as_: str | None, settings: Sampling
+    ) -> Candidate | None:
+        end = self.tokenizer.convert_tokens_to_ids(self.format.end)
+        finished = bool(ids) and ids[-1] == end
+        text = self._decode([t for t in ids if t != end])
+        if not finished and len(ids) >= settings.max_new_tokens:
+            text = _whole_words(text)  # cut by the length cap: keep whole words only
+        generated = prompt.forced_text[: len(prompt.forced_text) - len(prompt.tail)] + text
+        if prompt.tail and not generated.startswith(prompt.forced_text):
+            return None
+        speaker, reply = self.format.parse_reply(generated)
+        if as_ is not None and speaker != as_:
+            return None
+        return Candidate(reply.strip(), as_ or speaker, score)
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        """Exact text of token ids, leading space included (sentencepiece drops it alone)."""
+        anchor = self._anchor()
+        whole = self.tokenizer.decode([anchor, *ids], skip_special_tokens=False)
+        return whole[len(self.tokenizer.decode([anchor], skip_special_tokens=False)) :]
+
+    def _anchor(self) -> int:
+        return self.tokenizer("a", add_special_tokens=False)["input_ids"][-1]
+
+    def token_texts(self) -> list[str]:
+        """The text every token id spells, computed once (for healing)."""
+        if self._texts is None:
+            anchor = self._anchor()
+            base = self.tokenizer.decode([anchor], skip_special_tokens=False)
+            pairs = [[anchor, i] for i in range(len(self.tokenizer))]
+            decoded = self.tokenizer.batch_decode(pairs, skip_special_tokens=False)
+            self._texts = [text[len(base) :] if text.startswith(base) else "" for text in decoded]
+        return self._texts
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    context: list[int]
+    forced: list[int]
+    """The forced reply start, without the healed tail's tokens."""
+    forced_text: str
+    tail: str
+    """Typed text the first generated tokens must spell."""
+
+
+class _Spell:
+    """A logits processor: while the generated text is shorter than `tail`, allow only tokens
+    that keep it consistent with `tail`."""
+
+    def __init__(self, suggester: Suggester, tail: str, start: int):
+        self.texts = suggester.token_texts()
+        self.tail = tail
+        self.start = start
+        self.cache: dict[str, list[int]] = {}
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        for row in range(input_ids.shape[0]):
+            spelled = "".join(self.texts[t] for t in input_ids[row, self.start :].tolist())
+            if len(spelled) >= len(self.tail):
+                continue
+            allowed = self._allowed(self.tail[len(spelled) :])
+            mask = torch.full_like(scores[row], float("-inf"))
+            mask[allowed] = 0
+            scores[row] = scores[row] + mask
+        return scores
+
+    def _allowed(self, rest: str) -> list[int]:
+        """Tokens that spell all of `rest` and maybe more; only when none does, tokens that
+        spell a part of it (re-spelling a word in pieces is what healing avoids)."""
+        if rest not in self.cache:
+            whole = [i for i, text in enumerate(self.texts) if text.startswith(rest)]
+            self.cache[rest] = whole or [
+                i for i, text in enumerate(self.texts) if text and rest.startswith(text)
+            ]
+        return self.cache[rest]
+
+
+def _until(ids: list[int], end: int, pad: int | None) -> list[int]:
+    """Generated ids up to and including the end token; padding after it dropped."""
+    if end in ids:
+        return ids[: ids.index(end) + 1]
+    return [t for t in ids if t != pad] if pad is not None and pad != end else ids
+
+
+def _whole_words(text: str) -> str:
+    cut = text.rstrip()
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return cut[:space].rstrip() if space > 0 else cut
+
+
+_REPEAT = re.compile(r"(.{2,}?)\1{3,}", re.DOTALL)
+
+
+def _acceptable(text: str, messages: Sequence[Turn], prefix: str) -> bool:
+    """Not empty, not an echo of a context message, not degenerate repetition."""
+    if not text.strip() or (not text.startswith(prefix.strip()) and prefix.strip()):
+        return False
+    if prefix and _normalized(text) == _normalized(prefix):
+        return False
+    key = _normalized(text)
+    if any(key == _normalized(turn.text) for turn in messages):
+        return False
+    if _REPEAT.search(text):
+        return False
+    words = text.split()
+    return len(words) < 8 or len(set(words)) / len(words) >= 0.3
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.casefold().split())
 
 
 def _load_weights(folder: Path, family: str, adapter: bool) -> Any:
@@ -147,3 +369,8 @@ def _load_weights(folder: Path, family: str, adapter: bool) -> Any:
 
         loader = AutoModelForSeq2SeqLM if family == SEQ2SEQ else AutoModelForCausalLM
     return loader.from_pretrained(str(folder))
+
+
+def sampling_settings() -> dict[str, Any]:
+    """The default sampling settings, as saved in a new run's `twinchat.json`."""
+    return asdict(Sampling())

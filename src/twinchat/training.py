@@ -423,6 +423,8 @@ def _finish(
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(str(run / "merged"))
         tokenizer.save_pretrained(str(run / "merged"))
+    from twinchat.suggest import sampling_settings
+
     speakers = _speakers(files["train"])
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
     description = {
@@ -436,6 +438,7 @@ def _finish(
         "examples": {name: len(split) for name, split in splits.items()},
         "steps": trainer.state.global_step,
         "best_eval_loss": min((r["eval_loss"] for r in history), default=None),
+        "sampling": sampling_settings(),
         "adapter": bool(config.lora),
         "merged": "merged" if config.lora and config.merge else None,
     }

@@ -1,0 +1,132 @@
+"""Suggestions from tiny trained runs: `as_` and `prefix` hold for every candidate (mid-word
+prefixes included), the typed text is healed, curation drops what it should."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import conversation
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from tiny_models import make_tiny_llama, make_tiny_t5
+
+from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat.example import Turn
+from twinchat.suggest import Suggester, _acceptable
+from twinchat.training import TrainConfig, train
+
+LINES = [
+    ("Ana", "hi sam, are we still on for the hike?", 0),
+    ("Sam", "yes! saturday at 8", 40),
+    ("Ana", "great, I'll bring snacks", 30),
+    ("Sam", "perfect, see you there", 50),
+]
+CONTEXT = [Turn(s, t) for s, t, _ in LINES[:3]]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    turns = []
+    for _ in range(16):
+        turns += LINES
+        turns.append(("Ana", "bye", 4 * 3600))
+    export = root / "result.json"
+    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
+    export.write_text(json.dumps(chat), encoding="utf-8")
+    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
+    return root / "ds"
+
+
+def _memorized(data: Path, model: Path, run: Path) -> Suggester:
+    """A tiny model trained until it knows the little chat by heart."""
+    config = TrainConfig(
+        model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0
+    )
+    train(data, run, config)
+    return Suggester.load(run)
+
+
+@pytest.fixture(scope="module")
+def llama(data, tmp_path_factory) -> Suggester:
+    root = tmp_path_factory.mktemp("llama")
+    return _memorized(data, make_tiny_llama(root / "model"), root / "run")
+
+
+@pytest.fixture(scope="module")
+def t5(data, tmp_path_factory) -> Suggester:
+    root = tmp_path_factory.mktemp("t5")
+    return _memorized(data, make_tiny_t5(root / "model"), root / "run")
+
+
+@pytest.fixture(params=["llama", "t5"])
+def suggester(request) -> Suggester:
+    return request.getfixturevalue(request.param)
+
+
+def test_the_memorized_reply_comes_first(suggester):
+    best = suggester.suggest(CONTEXT, as_="Sam", n=3, greedy=True)
+    assert best[0].text == "perfect, see you there"
+    assert best[0].speaker == "Sam"
+
+
+def test_every_candidate_is_by_the_named_speaker(suggester):
+    for name in ("Sam", "Ana"):
+        candidates = suggester.suggest(CONTEXT, as_=name, n=4, seed=1, temperature=1.5)
+        assert candidates
+        assert all(c.speaker == name for c in candidates)
+
+
+@pytest.mark.parametrize("typed", ["perfect, se", "perfect", "p", "perfect, see you ", "ok so"])
+def test_every_candidate_continues_the_typed_text(suggester, typed):
+    """Also mid-word, and after a trailing space, where the last token alone is unusual."""
+    candidates = suggester.suggest(CONTEXT, as_="Sam", prefix=typed, n=4, seed=2, temperature=1.5)
+    assert candidates
+    assert all(c.text.startswith(typed.strip()) for c in candidates), candidates
+
+
+def test_a_mid_word_prefix_is_healed_into_the_known_word(suggester):
+    best = suggester.suggest(CONTEXT, as_="Sam", prefix="perfect, se", n=2, greedy=True)
+    assert best[0].text == "perfect, see you there"
+
+
+def test_candidates_are_distinct_and_ranked(suggester):
+    candidates = suggester.suggest(CONTEXT, n=5, seed=3, temperature=2.0)
+    keys = [" ".join(c.text.casefold().split()) for c in candidates]
+    assert len(keys) == len(set(keys))
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(score <= 0 for score in scores)
+
+
+def test_the_model_chooses_who_speaks_without_as(llama):
+    best = llama.suggest(CONTEXT, n=1, greedy=True)
+    assert best[0].speaker == "Sam"
+
+
+def test_an_unknown_speaker_lists_the_known_ones(llama):
+    with pytest.raises(TwinchatError, match="known speakers: .*Ana"):
+        llama.suggest(CONTEXT, as_="Zed")
+
+
+def test_token_texts_spell_what_the_tokenizer_decodes(suggester):
+    text = "Sam: perfect, see you there"
+    ids = suggester.tokenizer(text, add_special_tokens=False)["input_ids"]
+    texts = suggester.token_texts()
+    assert "".join(texts[i] for i in ids).strip() == text
+    assert suggester._decode(ids).strip() == text
+
+
+def test_curation_drops_empty_echoes_and_repetition():
+    context = [Turn("Ana", "see you there"), Turn("Sam", "ok")]
+    assert _acceptable("sounds good", context, "")
+    assert not _acceptable("   ", context, "")
+    assert not _acceptable("See  you THERE", context, "")  # an echo, case and spaces aside
+    assert not _acceptable("haha haha haha haha haha", context, "")
+    assert not _acceptable("ok ok ok ok ok ok ok ok ok", context, "")
+    assert not _acceptable("see", context, "see")  # nothing beyond what was typed
+    assert _acceptable("see you at 8", context, "see")
