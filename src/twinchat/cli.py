@@ -285,6 +285,49 @@ def suggest(
         out.print(f"{score}{who}{candidate.text}", highlight=False, markup=False)
 
 
+@app.command("eval")
+def eval_(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    data: Annotated[Path, typer.Option(help="The dataset folder the run was trained on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder to write.")],
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="base, retrieval, frequent or a run folder; repeatable (default: all three)."
+        ),
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Held-out examples to measure.")] = 100,
+    candidates: Annotated[int, typer.Option(help="Candidates per example and model.")] = 5,
+    typeahead: Annotated[
+        int, typer.Option(help="Examples typed out for the typeahead figures.")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
+) -> None:
+    """Held-out metrics of a run against baselines; report.html, blind.html, metrics.json.
+
+    Reply loss, ROUGE-L and chrF of the candidates, distinct-1/2, speaker accuracy, typeahead
+    exact match and keystroke savings, for the run and each comparison, measured alike.
+    """
+    from rich.table import Table
+
+    from twinchat.evaluation import BASELINES, EvalOptions, evaluate
+
+    options = EvalOptions(
+        compare=compare or BASELINES, samples=samples, candidates=candidates,
+        typeahead=typeahead, seed=seed, force=force,
+    )  # fmt: skip
+    metrics = evaluate(run, data, output, options, console=err)
+    table = Table(title=f"held-out metrics · {output}/report.html")
+    table.add_column("metric")
+    for name in metrics:
+        table.add_column(name, justify="right")
+    for metric in next(iter(metrics.values())):
+        values = [metrics[name].get(metric) for name in metrics]
+        table.add_row(metric, *("–" if v is None else f"{v:.3f}" for v in values))
+    out.print(table)
+
+
 def main() -> None:
     """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
     from twinchat.errors import TwinchatError

@@ -65,12 +65,15 @@ class Suggester:
         chat_format: ChatFormat,
         speakers: Sequence[str] = (),
         sampling: Sampling | None = None,
+        max_source_tokens: int = 512,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.format = chat_format
         self.speakers = list(speakers)
         self.sampling = sampling or Sampling()
+        self.max_source_tokens = max_source_tokens
+        """Context tokens kept, newest first, as in training."""
         self._texts: list[str] | None = None
 
     @classmethod
@@ -93,7 +96,8 @@ class Suggester:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         speakers = list(description.get("speakers", {}))
         sampling = Sampling.from_dict(description.get("sampling"))
-        return cls(model, tokenizer, chat_format, speakers, sampling)
+        limit = description.get("settings", {}).get("max_source_tokens", 512)
+        return cls(model, tokenizer, chat_format, speakers, sampling, limit)
 
     @classmethod
     def from_model(cls, spec: str) -> Suggester:
@@ -145,6 +149,33 @@ class Suggester:
                 break
         return sorted(kept.values(), key=lambda c: -c.score)[:n]
 
+    def complete(
+        self, messages: Sequence[Turn], as_: str | None, typed: str, max_new_tokens: int = 8
+    ) -> str:
+        """The greedy continuation of `typed` (typeahead): what would follow it, or ""."""
+        best = self.suggest(
+            messages, as_=as_, prefix=typed, n=1, greedy=True,
+            max_new_tokens=max_new_tokens, oversample=1, rounds=1,
+        )  # fmt: skip
+        if not best or not best[0].text.startswith(typed.strip()):
+            return ""
+        return _rest(best[0].text, typed)
+
+    def reply_loss(self, messages: Sequence[Turn], speaker: str, text: str) -> tuple[float, int]:
+        """Negative log-likelihood (summed) and token count of a real reply by `speaker`,
+        teacher-forced after the speaker's name, end token included."""
+        target = self.tokenizer(self.format.target(speaker, text), add_special_tokens=False)
+        named = self.tokenizer(self.format.reply_prefix(speaker), add_special_tokens=False)
+        ids, head = target["input_ids"], named["input_ids"]
+        start = len(head) if ids[: len(head)] == head else 0
+        prompt = self._prompt(messages, "", "")
+        prompt = _Prompt(prompt.context, ids[:start], "", "")
+        rest = ids[start:]
+        if not rest:
+            return 0.0, 0
+        (mean,) = self._score(prompt, [rest])
+        return -mean * len(rest), len(rest)
+
     def _check_speaker(self, name: str | None) -> None:
         if name is None or not self.speakers or name in self.speakers:
             return
@@ -158,6 +189,7 @@ class Suggester:
         causal = self.format.family != SEQ2SEQ
         source = self.format.source(messages)
         context = self.tokenizer(source, add_special_tokens=causal)["input_ids"] if source else []
+        context = context[-self.max_source_tokens :]  # the oldest go first, as in training
         if causal and not context and self.tokenizer.bos_token_id is not None:
             context = [self.tokenizer.bos_token_id]
         forced_ids = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
@@ -329,6 +361,11 @@ def _until(ids: list[int], end: int, pad: int | None) -> list[int]:
     if end in ids:
         return ids[: ids.index(end) + 1]
     return [t for t in ids if t != pad] if pad is not None and pad != end else ids
+
+
+def _rest(text: str, typed: str) -> str:
+    """What `text` adds to `typed`, which may end in spaces the candidate no longer has."""
+    return text[len(typed) :] if text.startswith(typed) else text[len(typed.rstrip()) :].lstrip()
 
 
 def _whole_words(text: str) -> str:

@@ -26,6 +26,7 @@ from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
 
 IGNORE = -100  # label id the loss skips
+_USER_TENSORBOARD = os.environ.get("TENSORBOARD_LOGGING_DIR")
 
 
 @dataclass
@@ -310,7 +311,8 @@ def _arguments(
     steps_per_epoch = math.ceil(examples / (config.batch_size * config.grad_accum))
     total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
     arguments = Seq2SeqTrainingArguments if family == SEQ2SEQ else TrainingArguments
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run / "tensorboard"))
+    # Each run logs into its own folder, unless the user named one before twinchat started.
+    os.environ["TENSORBOARD_LOGGING_DIR"] = _USER_TENSORBOARD or str(run / "tensorboard")
     return arguments(
         output_dir=str(run / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
