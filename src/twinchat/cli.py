@@ -49,8 +49,8 @@ def prepare(
     exports: Annotated[
         list[str],
         typer.Argument(
-            help="Chat exports: a Telegram result.json, its folder or a zip; "
-            "bundled:ubuntu-irc for the bundled example.",
+            help="Chat exports: a Telegram result.json, a WhatsApp chat .txt, IRC logs, "
+            "their folder or a zip; bundled:ubuntu-irc for the bundled example.",
             show_default=False,
         ),
     ],
@@ -103,7 +103,13 @@ def prepare(
     tokenizer: Annotated[
         str | None, typer.Option(help="Also measure lengths in this tokenizer's tokens.")
     ] = None,
-    source: Annotated[str, typer.Option(help="Export format: auto or telegram.")] = "auto",
+    source: Annotated[
+        str, typer.Option(help="Export format: auto, telegram, whatsapp or irc.")
+    ] = "auto",
+    date_order: Annotated[
+        str | None,
+        typer.Option(help="How WhatsApp dates are written: dmy, mdy or ymd (default: inferred)."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Read chat exports and write a dataset of (context → reply) examples.
@@ -140,6 +146,7 @@ def prepare(
         scrub=scrub,
         tokenizer=tokenizer,
         source=source,
+        date_order=date_order,
         force=force,
     )
     with progress_bar(err) as progress:
@@ -262,8 +269,11 @@ def suggest(
     import json
 
     from twinchat.conversation import read_conversation
+    from twinchat.errors import TwinchatError
     from twinchat.suggest import Suggester
 
+    if not (run / "twinchat.json").is_file():
+        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
     messages = read_conversation(input_)
     overrides = {"temperature": temperature, "top_p": top_p}
     suggester = Suggester.load(run)

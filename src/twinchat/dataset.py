@@ -59,6 +59,8 @@ class PrepareOptions:
     scrub: bool = False
     tokenizer: str | None = None
     source: str = "auto"
+    date_order: str | None = None
+    """How WhatsApp dates are written (dmy, mdy, ymd); None infers it from the whole file."""
     force: bool = False
     parallel: bool | None = None
     """Read in a second process; default: for exports of 32 MiB and more."""
@@ -98,8 +100,11 @@ def prepare(
     options = options or PrepareOptions()
     options.validate()
     if not exports:
-        raise TwinchatError("no export given; name a Telegram result.json, its folder or a zip")
-    opened = [read_export(path, options.source) for path in exports]
+        raise TwinchatError(
+            "no export given; name a Telegram result.json, a WhatsApp chat .txt or IRC logs, "
+            "their folder or a zip"
+        )
+    opened = [read_export(path, options.source, options.date_order) for path in exports]
     tokenizer = _tokenizer(options.tokenizer)
     if options.limit:
         options.build.cutoff = _cutoff(list(exports), options)
@@ -322,7 +327,7 @@ def _returning(
 
 def _cutoff(paths: list[str | Path], options: PrepareOptions) -> tuple[float, int]:
     """The epoch of the N-th most recent kept message, and how many at that epoch to keep."""
-    probe = [read_export(path, options.source) for path in paths]
+    probe = [read_export(path, options.source, options.date_order) for path in paths]
     dropped: Counter[str] = Counter()
     epochs = (m.epoch or 0.0 for m in select_messages(chain(*probe), options.build, dropped))
     newest = heapq.nlargest(options.limit or 0, epochs)

@@ -123,7 +123,9 @@ def _read_and_send(paths: list[str], options: PrepareOptions, folder: Path, send
 
     gc.disable()  # as in the parent: millions of acyclic records, nothing for it to find
     try:
-        reader = Reader([read_export(p, options.source) for p in paths], options, folder)
+        reader = Reader(
+            [read_export(p, options.source, options.date_order) for p in paths], options, folder
+        )
         batch: list[tuple[Any, ...]] = []
         report = lambda what, done, total: send.send(("progress", (what, done, total)))  # noqa: E731
         for m in reader.kept(report):
