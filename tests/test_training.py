@@ -104,6 +104,38 @@ def test_causal_loss_counts_only_reply_tokens(data, llama, tmp_path):
     assert tokenizer.decode(reply) == f"{first['speaker']}: {first['text']}{tokenizer.eos_token}"
 
 
+@pytest.mark.parametrize("family", ["causal", "seq2seq"])
+def test_validation_loss_is_of_the_reply_text_alone(data, llama, t5, tmp_path, family):
+    """Held-out labels skip the speaker's name (new speakers of a time split would dominate
+    the loss), while a seq2seq decoder still reads the name; training labels keep it."""
+    from transformers import DataCollatorForSeq2Seq
+
+    from twinchat.formats import format_for
+    from twinchat.models import load_model, load_tokenizer
+    from twinchat.training import _ReplyTextLoss, _tokenized
+
+    folder = llama if family == "causal" else t5
+    tokenizer = load_tokenizer(str(folder), family)
+    files = {"train": str(data / "train.jsonl"), "validation": str(data / "validation.jsonl")}
+    splits = _tokenized(files, tmp_path, format_for(family, tokenizer), tokenizer, quick(folder))
+    assert "reply_start" not in splits["train"].column_names
+    model = load_model(str(folder), family, tokenizer)
+    collate = _ReplyTextLoss(
+        DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+    )
+    held = [splits["validation"][i] for i in range(2)]
+    batch = collate([dict(row) for row in held])
+    first = json.loads((data / "validation.jsonl").open().readline())
+    scored = [t for t in batch["labels"][0].tolist() if t != -100]
+    assert tokenizer.decode(scored).strip() == f"{first['text']}{tokenizer.eos_token}"
+    if family == "seq2seq":  # the decoder is fed the whole target, name included
+        fed = tokenizer.decode(batch["decoder_input_ids"][0][1 : len(held[0]["labels"])])
+        assert fed.startswith(f"{first['speaker']}:")
+    trained = collate([dict(splits["train"][0])])["labels"][0].tolist()
+    speaker = json.loads((data / "train.jsonl").open().readline())["speaker"]
+    assert tokenizer.decode([t for t in trained if t != -100]).startswith(f"{speaker}:")
+
+
 def test_seq2seq_lora_and_merge(data, t5, tmp_path):
     from peft import AutoPeftModelForSeq2SeqLM
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer

@@ -26,6 +26,7 @@ from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
 
 IGNORE = -100  # label id the loss skips
+REPLY_START = "reply_start"  # held-out features: where the reply's text starts in the labels
 _USER_TENSORBOARD = os.environ.get("TENSORBOARD_LOGGING_DIR")
 
 
@@ -172,13 +173,15 @@ def _tokenized(
     raw = datasets.load_dataset("json", data_files=files, cache_dir=str(cache / "datasets"))
     causal = chat_format.family != SEQ2SEQ
 
-    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    def encode(batch: dict[str, list[Any]], held_out: bool) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {
             "input_ids": [],
             "attention_mask": [],
             "labels": [],
             "length": [],
         }
+        if held_out:
+            out[REPLY_START] = []
         for context, speaker, text in zip(
             batch["context"], batch["speaker"], batch["text"], strict=True
         ):
@@ -197,15 +200,56 @@ def _tokenized(
             out["attention_mask"].append([1] * len(ids))
             out["labels"].append(labels)
             out["length"].append(len(ids) + (0 if causal else len(labels)))
+            if held_out:
+                named = _name_tokens(tokenizer, chat_format, speaker, target)
+                out[REPLY_START].append(len(ids) - len(target) + named if causal else named)
         return out
 
     columns = raw["train"].column_names
-    tokenized = raw.map(encode, batched=True, remove_columns=columns, desc="tokenizing")
+    tokenized = datasets.DatasetDict(
+        {
+            split: part.map(
+                encode,
+                batched=True,
+                remove_columns=columns,
+                fn_kwargs={"held_out": split == "validation"},
+                desc="tokenizing",
+            )
+            for split, part in raw.items()
+        }
+    )
     held = tokenized.get("validation")
     if held is not None and config.eval_samples and config.eval_samples < len(held):
         step = len(held) / config.eval_samples
         tokenized["validation"] = held.select([int(i * step) for i in range(config.eval_samples)])
     return tokenized
+
+
+def _name_tokens(tokenizer: Any, chat_format: ChatFormat, speaker: str, target: list[int]) -> int:
+    """How many of the target's first tokens spell the speaker's name (0 when they do not)."""
+    head = tokenizer(chat_format.reply_prefix(speaker), add_special_tokens=False)["input_ids"]
+    return len(head) if target[: len(head)] == head else 0
+
+
+class _ReplyTextLoss:
+    """Collates batches; in held-out ones, the speaker's name leaves the labels after the
+    decoder inputs are made from them, so the validation loss is that of the reply text.
+
+    A time split holds out the latest sessions, where many speakers may be new (most are, in
+    IRC): the loss of their names would grow as the model learns the known ones, and stop
+    training while the replies still improve. `twinchat eval` measures reply loss alike.
+    """
+
+    def __init__(self, collate: Any):
+        self.collate = collate
+
+    def __call__(self, features: list[dict[str, Any]]) -> Any:
+        starts = [feature.pop(REPLY_START, None) for feature in features]
+        batch = self.collate(features)
+        for row, start in enumerate(starts):
+            if start:
+                batch["labels"][row, :start] = IGNORE
+        return batch
 
 
 def _fit(
@@ -250,7 +294,9 @@ def _fit(
         args=args,
         train_dataset=splits["train"],
         eval_dataset=splits["validation"] if has_eval else None,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE),
+        data_collator=_ReplyTextLoss(
+            DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE)
+        ),
         processing_class=tokenizer,
         callbacks=callbacks,
     )
