@@ -59,7 +59,11 @@ def test_frequent_answers_with_the_speakers_most_frequent_message():
     assert [c.text for c in frequent.suggest([], as_="Sam", n=1)] == ["ok"]
     assert frequent.suggest([], n=1)[0].speaker == "Sam"  # the most active speaker
     assert [c.text for c in frequent.suggest([], as_="Sam", prefix="ye")] == ["yes! saturday at 8"]
-    assert frequent.suggest([], as_="Nobody") == []
+    new = frequent.suggest([], as_="Nobody", n=1)  # a new person: everyone's most frequent
+    assert [(c.text, c.speaker) for c in new] == [("ok", "Nobody")]
+    retrieval = Retrieval(TRAIN)
+    as_new = retrieval.suggest([Turn("Ana", "still on for the hike tomorrow?")], as_="Zoe", n=1)
+    assert [(c.text, c.speaker) for c in as_new] == [("yes! saturday at 8", "Zoe")]
 
 
 def test_a_typeahead_suggestion_stays_while_it_is_typed():
@@ -100,6 +104,24 @@ def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):  
     page = (out / "report.html").read_text(encoding="utf-8")
     held = [json.loads(line) for line in (data / "validation.jsonl").open(encoding="utf-8")]
     assert all(html.escape(record["text"]) in page for record in held[::2])  # spread: every other
+
+
+def test_eval_measures_replies_by_people_the_run_never_saw(run, data, tmp_path):  # noqa: F811
+    """A time split holds out the latest sessions, where new people often speak."""
+    moved = tmp_path / "data"
+    moved.mkdir()
+    (moved / "train.jsonl").write_bytes((data / "train.jsonl").read_bytes())
+    held = [json.loads(line) for line in (data / "validation.jsonl").open(encoding="utf-8")]
+    for record in held:
+        record["speaker"] = "Zoe"
+    lines = "".join(json.dumps(r) + "\n" for r in held)
+    (moved / "validation.jsonl").write_text(lines, encoding="utf-8")
+    options = EvalOptions(samples=2, candidates=2, typeahead=1)
+    metrics = evaluate(run, moved, tmp_path / "report", options)
+    assert metrics["run"]["reply_loss"] is not None
+    assert all(figures["chrf_best"] is not None for figures in metrics.values())
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "2 of 2" in page
 
 
 def test_eval_errors_name_the_fix(run, data, tmp_path):  # noqa: F811

@@ -5,7 +5,9 @@
 * `Frequent`: the speaker's most frequent messages ("ok", "lol", "thanks").
 
 Both honour `as_` (only that person's replies) and `prefix` (only replies that go on from the
-typed text), so they are measured exactly as the models are.
+typed text), so they are measured exactly as the models are. For a person absent from the
+training examples they answer from everyone's replies, as a model forced to write the new name
+does.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Retrieval:
 
         self.examples = list(examples)
         self.speakers = sorted({e.speaker for e in self.examples})
+        self.known = set(self.speakers)
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
         self.matrix = self.vectorizer.fit_transform(_context_text(e.context) for e in examples)
 
@@ -54,14 +57,16 @@ class Retrieval:
         similarity = (self.matrix @ query.T).toarray().ravel()
         seen: set[str] = set()
         found: list[Candidate] = []
+        known = as_ in self.known
         for index in similarity.argsort()[::-1]:
             example = self.examples[index]
-            if as_ is not None and example.speaker != as_:
+            if known and example.speaker != as_:
                 continue
             if not _fits(example.text, prefix) or _key(example.text) in seen:
                 continue
             seen.add(_key(example.text))
-            found.append(Candidate(example.text, example.speaker, float(similarity[index])))
+            speaker = as_ if as_ is not None else example.speaker
+            found.append(Candidate(example.text, speaker, float(similarity[index])))
             if len(found) == n:
                 break
         return found
@@ -72,10 +77,12 @@ class Frequent:
 
     def __init__(self, examples: Sequence[Example]):
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.everyone: Counter[str] = Counter()
         self.spelling: dict[str, str] = {}
         for example in examples:
             key = _key(example.text)
             self.counts[example.speaker][key] += 1
+            self.everyone[key] += 1
             self.spelling.setdefault(key, example.text)
         totals = Counter({name: sum(c.values()) for name, c in self.counts.items()})
         self.speakers = [name for name, _ in totals.most_common()]
@@ -84,9 +91,10 @@ class Frequent:
         self, messages: Sequence[Turn], as_: str | None = None, prefix: str = "", n: int = 5,
         **_: Any,
     ) -> list[Candidate]:  # fmt: skip
-        """The speaker's most frequent messages; `score` is the log of their share."""
+        """The speaker's most frequent messages (everyone's for a new name); `score` is the
+        log of their share."""
         speaker = as_ if as_ is not None else (self.speakers[0] if self.speakers else None)
-        counts = self.counts.get(speaker or "", Counter())
+        counts = self.counts.get(speaker or "", self.everyone)
         total = sum(counts.values()) or 1
         found = []
         for key, count in counts.most_common():

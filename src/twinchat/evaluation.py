@@ -101,12 +101,21 @@ def evaluate(
         "run": str(run), "data": str(data), "samples": len(held),
         "candidates": options.candidates, "typeahead examples": min(options.typeahead, len(held)),
         "seed": options.seed,
+        "replies by people not in training": _new_speakers(models, held),
     }  # fmt: skip
     with staged_folder(out, force=options.force) as staging:
         write_report(staging, names, metrics, _curve(run), rows, settings)
         write_blind(staging, names, rows, seed=options.seed, settings=settings)
     console.print(verdict(names, metrics), highlight=False)
     return metrics
+
+
+def _new_speakers(models: dict[str, Any], held: list[Example]) -> str:
+    """The share of measured replies whose author the run never saw: neither a model nor a
+    baseline can know how a new person writes."""
+    known = set(next(iter(models.values())).speakers)
+    new = sum(1 for e in held if e.speaker not in known)
+    return f"{new} of {len(held)}"
 
 
 def _examples(path: Path, split: str) -> list[Example]:
@@ -150,6 +159,9 @@ def _models(run: Path, data: Path, compare: Sequence[str], console: Console) -> 
             raise TwinchatError(
                 f"cannot compare with '{name}': give base, retrieval, frequent or a run folder"
             )
+    for model in models.values():
+        if hasattr(model, "open_speakers"):
+            model.open_speakers = True  # held-out sessions may bring people training never saw
     return models
 
 

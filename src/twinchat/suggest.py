@@ -71,6 +71,8 @@ class Suggester:
         self.tokenizer = tokenizer
         self.format = chat_format
         self.speakers = list(speakers)
+        self.open_speakers = False
+        """Accept names the model never saw (evaluation: held-out sessions bring new people)."""
         self.sampling = sampling or Sampling()
         self.max_source_tokens = max_source_tokens
         """Context tokens kept, newest first, as in training."""
@@ -177,7 +179,7 @@ class Suggester:
         return -mean * len(rest), len(rest)
 
     def _check_speaker(self, name: str | None) -> None:
-        if name is None or not self.speakers or name in self.speakers:
+        if name is None or self.open_speakers or not self.speakers or name in self.speakers:
             return
         shown = ", ".join(self.speakers[:15]) + (" …" if len(self.speakers) > 15 else "")
         raise TwinchatError(
