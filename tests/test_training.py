@@ -156,6 +156,19 @@ def test_seq2seq_lora_and_merge(data, t5, tmp_path):
         a = adapter(**batch, labels=labels).logits
         b = merged(**batch, labels=labels).logits
     assert torch.allclose(a, b, atol=1e-4)
+    # the adapter without merged weights: suggest merges it in memory, and scores alike
+    from twinchat.example import Turn
+    from twinchat.suggest import Suggester
+
+    (run / "twinchat.json").write_text(
+        json.dumps({**description, "merged": None}), encoding="utf-8"
+    )
+    loaded = Suggester.load(run)
+    assert not hasattr(loaded.model, "peft_config")
+    with torch.no_grad():
+        c = loaded.model(**batch, labels=labels).logits
+    assert torch.allclose(a, c, atol=1e-4)
+    assert loaded.reply_loss([Turn("Ana", "hi")], "Sam", "yo")[1] > 0
 
 
 class _Interrupt(TrainerCallback):
