@@ -16,7 +16,7 @@ from tiny_models import make_tiny_llama, make_tiny_t5
 
 from twinchat import PrepareOptions, TwinchatError, prepare
 from twinchat.example import Turn
-from twinchat.suggest import Suggester, _acceptable
+from twinchat.suggest import Suggester, _acceptable, _next_turn
 from twinchat.training import TrainConfig, train
 
 LINES = [
@@ -119,6 +119,17 @@ def test_token_texts_spell_what_the_tokenizer_decodes(suggester):
     texts = suggester.token_texts()
     assert "".join(texts[i] for i in ids).strip() == text
     assert suggester._decode(ids).strip() == text
+
+
+def test_a_candidate_ends_where_another_persons_message_starts():
+    from twinchat.formats import ChatFormat
+
+    turn = _next_turn({"Ana", "Sam (work)"}, ChatFormat(family="causal", end="</s>"))
+    written = "sure, 8 works\nSam (work): great\nAna: see you"
+    assert turn.split(written)[0] == "sure, 8 works"
+    kept = "first line\nsecond line: with a colon\nAnabel: not a known name"
+    assert turn.split(kept)[0] == kept  # a message's own lines stay
+    assert _next_turn(set(), ChatFormat(family="causal", end="</s>")) is None
 
 
 def test_curation_drops_empty_echoes_and_repetition():

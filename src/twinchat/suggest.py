@@ -136,12 +136,15 @@ class Suggester:
             torch.manual_seed(seed)
         prompt = self._prompt(messages, self.format.reply_prefix(as_, prefix), prefix)
         kept: dict[str, Candidate] = {}
+        turn = _next_turn({t.sender for t in messages} | set(self.speakers), self.format)
         for _ in range(1 if greedy else settings.rounds):
             count = n * settings.oversample
             sequences = self._generate(prompt, count, greedy, settings)
             scores = self._score(prompt, sequences)
             for ids, score in zip(sequences, scores, strict=True):
                 candidate = self._candidate(prompt, ids, score, as_, settings)
+                if candidate is not None and turn is not None:
+                    candidate = replace(candidate, text=turn.split(candidate.text)[0].rstrip())
                 if candidate is None or not _acceptable(candidate.text, messages, prefix):
                     continue
                 key = _normalized(candidate.text)
@@ -377,6 +380,16 @@ def _whole_words(text: str) -> str:
 
 
 _REPEAT = re.compile(r"(.{2,}?)\1{3,}", re.DOTALL)
+
+
+def _next_turn(names: set[str], chat_format: ChatFormat) -> re.Pattern[str] | None:
+    """A line that starts another person's message (`\nName: `): a model that has not learnt
+    to end its message writes the next ones on, and only the first is the candidate."""
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    separator = re.escape(chat_format.speaker_separator.rstrip())
+    return re.compile(rf"\n\s*(?:{alternatives}){separator}")
 
 
 def _acceptable(text: str, messages: Sequence[Turn], prefix: str) -> bool:
