@@ -94,6 +94,12 @@ def test_a_mid_word_prefix_is_healed_into_the_known_word(suggester):
     assert best[0].text == "perfect, see you there"
 
 
+def test_complete_gives_the_rest_of_the_typed_reply(suggester):
+    """Typeahead: what follows the typed text, mid-word included (unranked, greedy)."""
+    assert suggester.complete(CONTEXT, "Sam", "perfect, se", max_new_tokens=8) == "e you there"
+    assert suggester.complete(CONTEXT, "Sam", "perfect, see you there", max_new_tokens=4) == ""
+
+
 def test_candidates_are_distinct_and_ranked(suggester):
     candidates = suggester.suggest(CONTEXT, n=5, seed=3, temperature=2.0)
     keys = [" ".join(c.text.casefold().split()) for c in candidates]

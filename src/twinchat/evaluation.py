@@ -208,11 +208,13 @@ def _typeahead(model: Any, example: Example, tally: _Tally) -> None:
     complete = _Completer(model, example.context, example.speaker)
     real = example.text
     cuts = scoring.cut_points(real)
-    if cuts:
+    if cuts:  # one walk through the reply gives the exact matches and the keystrokes
         figures = scoring.typeahead_scores([real], complete)
         for name in ("exact_match@1", "exact_match@3"):
             tally.add(name, figures[name], weight=len(cuts))
-    saved = scoring.keystroke_savings(real, complete)
+        saved = figures["keystroke_savings"]
+    else:
+        saved = scoring.keystroke_savings(real, complete)
     tally.add("keystroke_savings", saved, weight=len(real))
 
 

@@ -134,13 +134,26 @@ class Suggester:
         settings = replace(self.sampling, **sampling)
         if seed is not None:
             torch.manual_seed(seed)
+        return self._candidates(messages, as_, prefix, n, greedy, settings, ranked=True)
+
+    def _candidates(
+        self,
+        messages: Sequence[Turn],
+        as_: str | None,
+        prefix: str,
+        n: int,
+        greedy: bool,
+        settings: Sampling,
+        ranked: bool,
+    ) -> list[Candidate]:
+        """`ranked=False` skips the scoring pass (score 0): typeahead wants one greedy text."""
         prompt = self._prompt(messages, self.format.reply_prefix(as_, prefix), prefix)
         kept: dict[str, Candidate] = {}
         turn = _next_turn({t.sender for t in messages} | set(self.speakers), self.format)
         for _ in range(1 if greedy else settings.rounds):
             count = n * settings.oversample
             sequences = self._generate(prompt, count, greedy, settings)
-            scores = self._score(prompt, sequences)
+            scores = self._score(prompt, sequences) if ranked else [0.0] * len(sequences)
             for ids, score in zip(sequences, scores, strict=True):
                 candidate = self._candidate(prompt, ids, score, as_, settings)
                 if candidate is not None and turn is not None:
@@ -158,10 +171,11 @@ class Suggester:
         self, messages: Sequence[Turn], as_: str | None, typed: str, max_new_tokens: int = 8
     ) -> str:
         """The greedy continuation of `typed` (typeahead): what would follow it, or ""."""
-        best = self.suggest(
-            messages, as_=as_, prefix=typed, n=1, greedy=True,
-            max_new_tokens=max_new_tokens, oversample=1, rounds=1,
-        )  # fmt: skip
+        self._check_speaker(as_)
+        settings = replace(self.sampling, max_new_tokens=max_new_tokens, oversample=1, rounds=1)
+        best = self._candidates(
+            messages, as_, typed, 1, greedy=True, settings=settings, ranked=False
+        )
         if not best or not best[0].text.startswith(typed.strip()):
             return ""
         return _rest(best[0].text, typed)
