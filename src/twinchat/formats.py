@@ -57,6 +57,12 @@ class ChatFormat:
             return f"{speaker}{self.speaker_separator.rstrip()}"
         return f"{speaker}{self.speaker_separator}{typed}"
 
+    def name_tokens(self, tokenizer: Any, speaker: str, target: Sequence[int]) -> int:
+        """How many of a target's first token ids spell the speaker's name (0 when they do not):
+        what training's validation loss and `reply_loss` leave out, to score the text alone."""
+        head = tokenizer(self.reply_prefix(speaker), add_special_tokens=False)["input_ids"]
+        return len(head) if list(target[: len(head)]) == head else 0
+
     def parse_reply(self, generated: str) -> tuple[str | None, str]:
         """Split `Speaker: text` as generated into (speaker, text); the end token is dropped."""
         generated = generated.split(self.end, 1)[0]

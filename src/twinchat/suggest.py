@@ -184,9 +184,8 @@ class Suggester:
         """Negative log-likelihood (summed) and token count of a real reply by `speaker`,
         teacher-forced after the speaker's name, end token included."""
         target = self.tokenizer(self.format.target(speaker, text), add_special_tokens=False)
-        named = self.tokenizer(self.format.reply_prefix(speaker), add_special_tokens=False)
-        ids, head = target["input_ids"], named["input_ids"]
-        start = len(head) if ids[: len(head)] == head else 0
+        ids = target["input_ids"]
+        start = self.format.name_tokens(self.tokenizer, speaker, ids)
         prompt = self._prompt(messages, "", "")
         prompt = _Prompt(prompt.context, ids[:start], "", "")
         rest = ids[start:]

@@ -201,7 +201,7 @@ def _tokenized(
             out["labels"].append(labels)
             out["length"].append(len(ids) + (0 if causal else len(labels)))
             if held_out:
-                named = _name_tokens(tokenizer, chat_format, speaker, target)
+                named = chat_format.name_tokens(tokenizer, speaker, target)
                 out[REPLY_START].append(len(ids) - len(target) + named if causal else named)
         return out
 
@@ -223,12 +223,6 @@ def _tokenized(
         step = len(held) / config.eval_samples
         tokenized["validation"] = held.select([int(i * step) for i in range(config.eval_samples)])
     return tokenized
-
-
-def _name_tokens(tokenizer: Any, chat_format: ChatFormat, speaker: str, target: list[int]) -> int:
-    """How many of the target's first tokens spell the speaker's name (0 when they do not)."""
-    head = tokenizer(chat_format.reply_prefix(speaker), add_special_tokens=False)["input_ids"]
-    return len(head) if target[: len(head)] == head else 0
 
 
 class _ReplyTextLoss:
