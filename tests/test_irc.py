@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 import zipfile
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, SHARED, TELEGRAM
+from roundtrip import CONVERSATION as EVERY_READER
+from roundtrip import assert_same
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
@@ -380,3 +383,22 @@ def test_forcing_irc_on_something_else_names_the_layout(tmp_path):
 
     with pytest.raises(TwinchatError, match=r"no IRC log found.*\[HH:MM\] <nick> text"):
         read_export(TELEGRAM / "single_chat.json", source="irc")
+
+
+def test_round_trip_of_every_readers_conversation(tmp_path):
+    """What IRC can hold of it: no spaces in nicks, one line a message, no media."""
+    said = [
+        replace(line, sender=line.sender.replace(" ", "_"))
+        for line in EVERY_READER
+        if line.kind == Kind.TEXT and not line.multiline
+    ]
+    days: dict[str, list[str]] = {}
+    for line in said:
+        days.setdefault(f"{line.time:%Y-%m-%d}.log", []).append(
+            f"[{line.time:%H:%M}] <{line.sender}> {line.text}"
+        )
+    for name, lines in days.items():
+        write_log(tmp_path, name, lines)
+    from twinchat import read_export
+
+    assert_same(read_export(tmp_path, source="irc"), said)

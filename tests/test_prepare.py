@@ -133,7 +133,14 @@ def test_pseudonymize_and_scrub(write_export, tmp_path):
     prepare(
         [write_export(messages, name="Jamie Lee")],
         out,
-        PrepareOptions(pseudonymize=True, scrub=True, holdout=0),
+        PrepareOptions(
+            pseudonymize=True,
+            scrub=True,
+            holdout=0,
+            build=BuildOptions(speakers=("Sam Park",)),
+            aliases=("Jamie=Jamie Lee",),
+            me="Jamie Lee",
+        ),
     )
     everything = "".join(p.read_text() for p in out.iterdir())
     for secret in ("Jamie", "Sam", "7946", "sam@example.com", "sam.example.org"):

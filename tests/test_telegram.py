@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import SHARED, TELEGRAM
+from conftest import SHARED, TELEGRAM, telegram_message
+from roundtrip import CONVERSATION, assert_same
 
 from twinchat import Kind, TwinchatError, read_export
 from twinchat.readers.telegram import EscapeFixingStream
@@ -171,3 +172,19 @@ def test_real_sample_from_chat_analytics():
     assert len(messages) == 8
     assert messages[1].text == "https://google.com 👀"
     assert sum(m.kind is Kind.TEXT for m in messages) == 4
+
+
+def test_round_trip(tmp_path):
+    messages = []
+    for i, line in enumerate(CONVERSATION, 1):
+        local = line.time.astimezone(timezone(timedelta(hours=3)))  # Desktop writes local time
+        message = telegram_message(i, line.sender, line.text, int(line.time.timestamp()))
+        message["date"] = local.replace(tzinfo=None).isoformat()
+        if line.kind == Kind.MEDIA:
+            message.update(photo="(File not included. Change data exporting settings to download.)")
+            message.update(width=1280, height=960)
+        messages.append(message)
+    chat = {"name": "Plans", "type": "private_group", "id": 7, "messages": messages}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(chat, ensure_ascii=False, indent=1), encoding="utf-8")
+    assert_same(read_export(path))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, SHARED
+from roundtrip import CONVERSATION as EVERY_READER
+from roundtrip import assert_same
 
 import twinchat
 from twinchat import Kind, TwinchatError, read_export
@@ -696,3 +698,22 @@ def test_whatsr_variants_of_one_chat_agree():
     assert minutes["englishandroidampm"] == minutes["englishios24h"] == minutes["germaniosampm"]
     assert minutes["germanandroid24h"][:48] == minutes["englishandroidampm"][:48]
     assert [t.strftime("%H:%M") for t in minutes["germanandroid24h"][48:]] == ["00:23", "00:13"]
+
+
+@pytest.mark.parametrize("phone", ["android", "ios"])
+def test_round_trip_of_every_readers_conversation(tmp_path, phone):
+    """The conversation as each phone writes it, with media attached: the same messages back."""
+    out = []
+    for n, line in enumerate(EVERY_READER):
+        text = line.text
+        if line.kind == Kind.MEDIA:
+            name = f"IMG-20240301-WA{n:04}.jpg"
+            media = f"{name} (file attached)" if phone == "android" else f"<attached: {name}>"
+            text = f"{media}\n{text}" if text else media
+        if phone == "android":
+            out.append(f"{line.time:%d/%m/%Y, %H:%M} - {line.sender}: {text}")
+        else:
+            out.append(f"[{line.time:%d/%m/%Y, %H:%M:%S}] {line.sender}: {text}")
+    path = tmp_path / "WhatsApp Chat with Plans.txt"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    assert_same(read_export(path))

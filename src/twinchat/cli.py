@@ -110,6 +110,18 @@ def prepare(
         str | None,
         typer.Option(help="How WhatsApp dates are written: dmy, mdy or ymd (default: inferred)."),
     ] = None,
+    aliases: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alias",
+            help="'OTHER=NAME': messages by OTHER count as NAME's, to merge one person's names "
+            "across exports (repeatable).",
+        ),
+    ] = None,
+    me: Annotated[
+        str | None,
+        typer.Option(help="Your name, for exports that call you 'Me' (iMessage, Signal)."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Read chat exports and write a dataset of (context → reply) examples.
@@ -147,6 +159,8 @@ def prepare(
         tokenizer=tokenizer,
         source=source,
         date_order=date_order,
+        aliases=tuple(aliases or ()),
+        me=me,
         force=force,
     )
     with progress_bar(err) as progress:

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from twinchat.aliases import parse_aliases
 from twinchat.atomic import private_open, staged_folder, write_private
 from twinchat.builder import (
     BuildOptions,
@@ -61,6 +62,10 @@ class PrepareOptions:
     source: str = "auto"
     date_order: str | None = None
     """How WhatsApp dates are written (dmy, mdy, ymd); None infers it from the whole file."""
+    aliases: tuple[str, ...] = ()
+    """`OTHER=NAME` pairs: messages by OTHER count as NAME's (see `twinchat.aliases`)."""
+    me: str | None = None
+    """The exporter's name, for exports that call them "Me"."""
     force: bool = False
     parallel: bool | None = None
     """Read in a second process; default: for exports of 32 MiB and more."""
@@ -84,6 +89,7 @@ class PrepareOptions:
             problems.append("--since must come before --until")
         if problems:
             raise TwinchatError("; ".join(problems))
+        parse_aliases(self.aliases, self.me)
 
 
 def prepare(
@@ -250,6 +256,7 @@ class _Run:
         key = out.with_name(out.name + ".pseudonyms.json")
         write_private(key, json.dumps(fake.mapping, ensure_ascii=False, indent=2))
         self.pseudonym_key = str(key)
+        self.fake = fake
 
     def stats_dict(self, tokenizer: Any) -> dict[str, Any]:
         stats = self.stats
@@ -288,7 +295,7 @@ class _Run:
                 "context_chars": stats.context_chars.summary(),
                 "reply_chars": stats.reply_chars.summary(),
             },
-            "options": _options_dict(self.options),
+            "options": _options_dict(self.options, getattr(self, "fake", None)),
         }
         notes = self._split_notes()
         if notes:
@@ -375,7 +382,8 @@ def _pseudonymize(record: dict[str, Any], fake: Pseudonymizer) -> dict[str, Any]
     return record
 
 
-def _options_dict(options: PrepareOptions) -> dict[str, Any]:
+def _options_dict(options: PrepareOptions, fake: Pseudonymizer | None = None) -> dict[str, Any]:
+    """The options as stats.json records them; with pseudonyms, the names in them too."""
     result = asdict(options)
     build = result.pop("build")
     build.pop("cutoff", None)
@@ -383,8 +391,12 @@ def _options_dict(options: PrepareOptions) -> dict[str, Any]:
         if build[key] is not None:
             build[key] = build[key].isoformat()
     result.update(build)
-    for key in ("speakers", "chats"):
+    for key in ("speakers", "chats", "aliases"):
         result[key] = list(result[key])
     result.pop("force", None)
     result.pop("parallel", None)
+    if fake is not None:
+        result["speakers"] = [fake.name(name) for name in result["speakers"]]
+        result["aliases"] = [fake.text(pair) for pair in result["aliases"]]
+        result["me"] = fake.name(result["me"])
     return result

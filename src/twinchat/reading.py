@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twinchat.aliases import parse_aliases, rename
 from twinchat.atomic import private_open
 from twinchat.builder import UNKNOWN_SENDER, select_messages
 from twinchat.errors import TwinchatError
@@ -52,7 +53,9 @@ class Reader:
 
     def kept(self, progress: Progress) -> Iterator[Message]:
         state = self.state
-        messages = select_messages(self._all(progress), self.options.build, state.dropped)
+        aliases = parse_aliases(self.options.aliases, self.options.me)
+        everyone = rename(self._all(progress), aliases)
+        messages = select_messages(everyone, self.options.build, state.dropped)
         with private_open(self.folder / "messages.jsonl", "wb") as out:
             for message in messages:
                 if self.options.scrub:
