@@ -511,6 +511,19 @@ def test_zip_of_an_android_export(tmp_path):
     assert len(list(export)) == 14
 
 
+def test_a_folder_of_several_chats_reads_every_chat(tmp_path):
+    (tmp_path / ANDROID.name).write_bytes(ANDROID.read_bytes())
+    (tmp_path / "WhatsApp Chat - Book Club").mkdir()
+    (tmp_path / "WhatsApp Chat - Book Club" / "_chat.txt").write_bytes(IOS.read_bytes())
+    export = read_export(tmp_path)
+    messages = list(export)
+    one_by_one = [*read_export(ANDROID), *read_export(IOS)]
+    assert [(m.sender, m.text) for m in messages] == [(m.sender, m.text) for m in one_by_one]
+    assert [m.chat_name for m in messages] == ["Hiking Crew"] * 14 + ["Book Club"] * 14
+    assert export.chats == 2 and export.source.label == str(tmp_path)
+    assert export.bytes_read == export.source.size
+
+
 @pytest.mark.parametrize(
     ("label", "expected"),
     [

@@ -17,6 +17,7 @@ from typing import Protocol
 from twinchat.bundled import resolve
 from twinchat.errors import TwinchatError
 from twinchat.message import Message
+from twinchat.readers.combined import CombinedExport
 from twinchat.readers.irc import IrcExport, irc_logs
 from twinchat.readers.source import Source, sources_of
 from twinchat.readers.telegram import TelegramExport
@@ -76,9 +77,11 @@ def read_export(path: str | Path, source: str = "auto", date_order: str | None =
         return TelegramExport(found)
     named = len(candidates) == 1 and candidates[0].label == str(path)  # a file, not a folder
     forced = source == "whatsapp" and named
-    chat = _find_whatsapp(candidates, forced) if source in ("auto", "whatsapp") else None
-    if chat is not None:
-        return WhatsAppExport(chat, date_order)
+    chats = _find_whatsapp(candidates, forced) if source in ("auto", "whatsapp") else []
+    if len(chats) == 1:
+        return WhatsAppExport(chats[0], date_order)
+    if chats:
+        return CombinedExport([WhatsAppExport(chat, date_order) for chat in chats], str(path))
     logs = irc_logs(candidates) if source in ("auto", "irc") else []
     if logs:
         return IrcExport(logs, label=str(path) if len(logs) > 1 else None)
@@ -113,18 +116,19 @@ def _find_telegram(candidates: list[Source]) -> Source | None:
     return None
 
 
-def _find_whatsapp(candidates: list[Source], forced: bool) -> Source | None:
-    """By name (`_chat.txt`, `WhatsApp Chat with X.txt`), else the first .txt that reads like
-    one; `forced`: the user named this one file and said it is a WhatsApp chat."""
+def _find_whatsapp(candidates: list[Source], forced: bool) -> list[Source]:
+    """By name (`_chat.txt`, `WhatsApp Chat with X.txt`: every such chat of a folder or zip),
+    else the first .txt that reads like one; `forced`: the user named this one file and said it
+    is a WhatsApp chat."""
     named = [s for s in candidates if is_chat_file_name(s.label)]
     if named:
-        return named[0]
+        return named
     alone = len(candidates) == 1
     texts = candidates if alone else [s for s in candidates if s.label.lower().endswith(".txt")]
     for src in texts[:50]:
         if looks_like_chat(src):
-            return src
-    return candidates[0] if forced else None
+            return [src]
+    return candidates[:1] if forced else []
 
 
 def _is_html_export(src: Source) -> bool:
