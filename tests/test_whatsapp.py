@@ -574,10 +574,10 @@ def test_source_option(tmp_path):
     export = read_export(notes, source="whatsapp")
     assert [m.text for m in export] == ["hi"]
     assert export.problems == {"text before the first message": 1}
-    with pytest.raises(TwinchatError, match="supported: Telegram"):
+    with pytest.raises(TwinchatError, match="no Telegram export found; point at the result.json"):
         read_export(ANDROID, source="telegram")
-    with pytest.raises(TwinchatError, match="supported: auto, telegram, whatsapp"):
-        read_export(ANDROID, source="signal")
+    with pytest.raises(TwinchatError, match="unknown source 'viber'; supported: auto, telegram"):
+        read_export(ANDROID, source="viber")
     (tmp_path / "plain.txt").write_text("just some text\n")
     with pytest.raises(TwinchatError, match="no line starts like a WhatsApp message"):
         list(read_export(tmp_path / "plain.txt", source="whatsapp"))

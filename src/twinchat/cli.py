@@ -49,8 +49,9 @@ def prepare(
     exports: Annotated[
         list[str],
         typer.Argument(
-            help="Chat exports: a Telegram result.json, a WhatsApp chat .txt, IRC logs, "
-            "their folder or a zip; bundled:ubuntu-irc for the bundled example.",
+            help="Chat exports, each a file, its folder or a zip: Telegram, WhatsApp, Discord, "
+            "Messenger, Instagram, Slack, Signal, iMessage's chat.db, IRC logs, a CSV or JSON "
+            "Lines table; bundled:ubuntu-irc for the bundled example.",
             show_default=False,
         ),
     ],
@@ -104,11 +105,24 @@ def prepare(
         str | None, typer.Option(help="Also measure lengths in this tokenizer's tokens.")
     ] = None,
     source: Annotated[
-        str, typer.Option(help="Export format: auto, telegram, whatsapp or irc.")
+        str,
+        typer.Option(
+            help="Export format: auto, telegram, whatsapp, discord, messenger, slack, signal, "
+            "imessage, irc or table."
+        ),
     ] = "auto",
     date_order: Annotated[
         str | None,
-        typer.Option(help="How WhatsApp dates are written: dmy, mdy or ymd (default: inferred)."),
+        typer.Option(
+            help="How WhatsApp and table dates are written: dmy, mdy or ymd (default: inferred)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Which table columns hold what, e.g. 'sender=author,text=body,time=date' "
+            "(default: guessed from the header)."
+        ),
     ] = None,
     aliases: Annotated[
         list[str] | None,
@@ -159,6 +173,7 @@ def prepare(
         tokenizer=tokenizer,
         source=source,
         date_order=date_order,
+        columns=columns,
         aliases=tuple(aliases or ()),
         me=me,
         force=force,

@@ -35,8 +35,9 @@ from twinchat.example import Example
 from twinchat.jsonl import encode_line
 from twinchat.message import Message
 from twinchat.privacy import Pseudonymizer
-from twinchat.readers import Export, read_export
-from twinchat.reading import Reader, ReadState, read_in_background
+from twinchat.readers import Export
+from twinchat.readers.table import parse_columns
+from twinchat.reading import Reader, ReadState, open_export, read_in_background
 from twinchat.split import SplitWriter
 
 SAMPLE_FOR_TOKENS = 2000
@@ -61,7 +62,9 @@ class PrepareOptions:
     tokenizer: str | None = None
     source: str = "auto"
     date_order: str | None = None
-    """How WhatsApp dates are written (dmy, mdy, ymd); None infers it from the whole file."""
+    """How WhatsApp and table dates are written (dmy, mdy, ymd); None infers it from the file."""
+    columns: str | None = None
+    """Which table columns hold what: "sender=author,text=body,time=date"; None guesses."""
     aliases: tuple[str, ...] = ()
     """`OTHER=NAME` pairs: messages by OTHER count as NAME's (see `twinchat.aliases`)."""
     me: str | None = None
@@ -90,6 +93,8 @@ class PrepareOptions:
         if problems:
             raise TwinchatError("; ".join(problems))
         parse_aliases(self.aliases, self.me)
+        if self.columns is not None:
+            parse_columns(self.columns)
 
 
 def prepare(
@@ -107,10 +112,10 @@ def prepare(
     options.validate()
     if not exports:
         raise TwinchatError(
-            "no export given; name a Telegram result.json, a WhatsApp chat .txt or IRC logs, "
-            "their folder or a zip"
+            "no export given; name a chat export (a Telegram result.json, a WhatsApp chat .txt, "
+            "a Slack export zip...), its folder or its zip"
         )
-    opened = [read_export(path, options.source, options.date_order) for path in exports]
+    opened = [open_export(path, options) for path in exports]
     tokenizer = _tokenizer(options.tokenizer)
     if options.limit:
         options.build.cutoff = _cutoff(list(exports), options)
@@ -334,7 +339,7 @@ def _returning(
 
 def _cutoff(paths: list[str | Path], options: PrepareOptions) -> tuple[float, int]:
     """The epoch of the N-th most recent kept message, and how many at that epoch to keep."""
-    probe = [read_export(path, options.source, options.date_order) for path in paths]
+    probe = [open_export(path, options) for path in paths]
     dropped: Counter[str] = Counter()
     epochs = (m.epoch or 0.0 for m in select_messages(chain(*probe), options.build, dropped))
     newest = heapq.nlargest(options.limit or 0, epochs)

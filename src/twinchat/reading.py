@@ -79,6 +79,11 @@ class Reader:
             progress(f"reading {label}", total, total)
 
 
+def open_export(path: str | Path, options: PrepareOptions) -> Export:
+    """`read_export` with the options that say how to read."""
+    return read_export(path, options.source, options.date_order, options.columns)
+
+
 def read_in_background(
     paths: Sequence[str | Path], options: PrepareOptions, folder: Path, progress: Progress
 ) -> Generator[Message, None, ReadState]:
@@ -126,9 +131,7 @@ def _read_and_send(paths: list[str], options: PrepareOptions, folder: Path, send
 
     gc.disable()  # as in the parent: millions of acyclic records, nothing for it to find
     try:
-        reader = Reader(
-            [read_export(p, options.source, options.date_order) for p in paths], options, folder
-        )
+        reader = Reader([open_export(p, options) for p in paths], options, folder)
         batch: list[tuple[Any, ...]] = []
         report = lambda what, done, total: send.send(("progress", (what, done, total)))  # noqa: E731
         for m in reader.kept(report):

@@ -1,25 +1,31 @@
 """Readers turn a chat export into normalized `Message` records.
 
-`read_export(path)` finds the export inside a file, folder or zip, recognises its format from
-the content and the file names (Telegram first, then WhatsApp, then IRC logs), and returns an
-object to iterate for messages. Each reader counts what it could not read in `problems`, so
-nothing is dropped silently.
+`read_export(path)` finds the export inside a file, folder or zip, recognises its app from the
+file names and a look at the content (each reader's `find_*`, tried from the most specific
+shape to the loosest), and returns an object to iterate for messages. Each reader counts what
+it could not read in `problems`, so nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from twinchat.bundled import resolve
 from twinchat.errors import TwinchatError
 from twinchat.message import Message
 from twinchat.readers.combined import CombinedExport
+from twinchat.readers.imessage import IMessageExport, find_imessage
 from twinchat.readers.irc import IrcExport, irc_logs
+from twinchat.readers.messenger import MessengerExport, find_messenger, is_html_download
+from twinchat.readers.signal import SignalExport, find_signal
+from twinchat.readers.slack import SlackExport, find_slack
 from twinchat.readers.source import Source, sources_of
+from twinchat.readers.table import TableExport, find_table, parse_columns
 from twinchat.readers.telegram import TelegramExport
 from twinchat.readers.whatsapp import (
     DATE_ORDERS,
@@ -29,11 +35,11 @@ from twinchat.readers.whatsapp import (
 )
 
 SUPPORTED = (
-    "Telegram Desktop JSON (result.json, its export folder, or a zip of it); "
-    "WhatsApp's Export chat .txt (WhatsApp Chat with X.txt or _chat.txt, alone, in its folder, "
-    "or in its zip); IRC logs ([HH:MM] <nick> text, one file a day named by its date)"
+    "Telegram Desktop JSON (result.json); WhatsApp's Export chat .txt; DiscordChatExporter JSON; "
+    "Facebook Messenger or Instagram JSON (Download Your Information); a Slack workspace export; "
+    "signal-export's chat folders; the macOS Messages chat.db; IRC logs; a CSV or JSON Lines "
+    "table of messages; each alone, in its folder or in a zip"
 )
-SOURCES = ("auto", "telegram", "whatsapp", "irc")
 _TELEGRAM_HEAD = re.compile(rb'^\s*\{\s*"(name|type|id|messages|about|personal_information)"')
 _HTML_PAGE = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)
 _TELEGRAM_HTML = re.compile(rb"Exported Data|class=\"page_wrap\"|messages\d*\.html")
@@ -53,16 +59,104 @@ class Export(Protocol):
     def __iter__(self) -> Iterator[Message]: ...
 
 
-def read_export(path: str | Path, source: str = "auto", date_order: str | None = None) -> Export:
+@dataclass(frozen=True)
+class Request:
+    """What the user named and said about it."""
+
+    path: Path
+    candidates: list[Source]
+    forced: bool  # the user said which app it is from
+    date_order: str | None = None
+    columns: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class _Reader:
+    source: str  # the --source name
+    what: str  # how an error names it
+    find: Callable[[Request], Any]  # what `open` needs, or None (or empty) when not this app's
+    open: Callable[[Any, Request], Export]
+    hint: str  # what to point at, when the user forced this source and it is not there
+
+
+def _readers() -> list[_Reader]:
+    """In the order they are tried: specific shapes first, loose ones (tables) last."""
+    return [
+        _Reader("telegram", "Telegram export", _telegram_by_name, _telegram, _TELEGRAM_HINT),
+        _Reader(
+            "signal",
+            "Signal export",
+            lambda r: find_signal(r.candidates),
+            lambda chats, r: SignalExport(chats, label=str(r.path) if len(chats) > 1 else None),
+            "signal-export's output: a chat folder with data.json or chat.md, or their folder",
+        ),
+        _Reader(
+            "imessage",
+            "Messages database",
+            lambda r: find_imessage(r.candidates),
+            lambda db, r: IMessageExport(db),
+            "the Messages database, ~/Library/Messages/chat.db (a copy of it)",
+        ),
+        _Reader(
+            "slack",
+            "Slack export",
+            lambda r: find_slack(r.candidates),
+            lambda files, r: SlackExport(files),
+            "the workspace export zip (channels.json, users.json and a folder per channel)",
+        ),
+        _Reader(
+            "messenger",
+            "Messenger or Instagram export",
+            lambda r: find_messenger(r.candidates, root=r.path if r.path.is_dir() else None),
+            lambda threads, r: MessengerExport(threads, label=str(r.path)),
+            "the JSON download of your information: message_1.json, its thread folder, "
+            "the export folder or its zip",
+        ),
+        _Reader("telegram", "Telegram export", _telegram_by_head, _telegram, _TELEGRAM_HINT),
+        _Reader(
+            "whatsapp",
+            "WhatsApp chat",
+            _whatsapp_chats,
+            _whatsapp,
+            "the .txt that WhatsApp's Export chat wrote (WhatsApp Chat with X.txt or _chat.txt), "
+            "its folder or its zip",
+        ),
+        _Reader(
+            "irc",
+            "IRC log",
+            lambda r: irc_logs(r.candidates),
+            lambda logs, r: IrcExport(logs, label=str(r.path) if len(logs) > 1 else None),
+            "logs of '[HH:MM] <nick> text' lines, one file a day named by its date "
+            "(2024-01-31.log), or their folder or zip",
+        ),
+        _Reader(
+            "table",
+            "table of messages",
+            lambda r: find_table(r.candidates, r.columns),
+            lambda table, r: TableExport(table, r.columns, r.date_order),
+            "one .csv, .tsv, .jsonl or .json table with a row per message",
+        ),
+    ]
+
+
+def read_export(
+    path: str | Path,
+    source: str = "auto",
+    date_order: str | None = None,
+    columns: str | dict[str, str] | None = None,
+) -> Export:
     """Open the chat export at `path` (a file, an export folder or a zip).
 
     Args:
-        source: "auto" recognises the format; "telegram", "whatsapp" or "irc" insists on one.
-        date_order: how WhatsApp dates are written ("dmy", "mdy" or "ymd"); None infers it.
+        source: "auto" recognises the format; a name from `SOURCES` insists on one.
+        date_order: how dates are written in WhatsApp chats and tables ("dmy", "mdy" or
+            "ymd"); None infers it.
+        columns: which table columns hold what, "sender=author,text=body,time=date" or a
+            dict; None guesses from the header.
 
     Raises:
-        TwinchatError: the path is missing, holds no export twinchat can read, or is
-            Telegram's HTML export.
+        TwinchatError: the path is missing, holds no export twinchat can read, or is an HTML
+            export (Telegram's, Facebook's) that must be made again as JSON.
     """
     path = resolve(path)
     if source not in SOURCES:
@@ -71,55 +165,53 @@ def read_export(path: str | Path, source: str = "auto", date_order: str | None =
         raise TwinchatError(
             f"unknown date order '{date_order}'; supported: {', '.join(DATE_ORDERS)}"
         )
-    candidates = sources_of(path)
-    found = _find_telegram(candidates) if source in ("auto", "telegram") else None
-    if found is not None:
-        return TelegramExport(found)
-    named = len(candidates) == 1 and candidates[0].label == str(path)  # a file, not a folder
-    forced = source == "whatsapp" and named
-    chats = _find_whatsapp(candidates, forced) if source in ("auto", "whatsapp") else []
-    if len(chats) == 1:
-        return WhatsAppExport(chats[0], date_order)
-    if chats:
-        return CombinedExport([WhatsAppExport(chat, date_order) for chat in chats], str(path))
-    logs = irc_logs(candidates) if source in ("auto", "irc") else []
-    if logs:
-        return IrcExport(logs, label=str(path) if len(logs) > 1 else None)
-    if source == "irc":
-        raise TwinchatError(
-            f"{path}: no IRC log found; point at logs of '[HH:MM] <nick> text' lines, one file "
-            "a day named by its date (2024-01-31.log), or their folder or zip"
-        )
-    if source == "whatsapp":
-        raise TwinchatError(
-            f"{path}: no WhatsApp chat found; point at the .txt that WhatsApp's Export chat "
-            "wrote (WhatsApp Chat with X.txt or _chat.txt), its folder or its zip"
-        )
-    if any(_is_html_export(src) for src in candidates[:50]):
-        raise TwinchatError(
-            f"{path} is Telegram's HTML export; export again in Telegram Desktop with "
-            "format 'Machine-readable JSON'"
-        )
-    if not candidates:
+    mapping = parse_columns(columns) if isinstance(columns, str) else columns
+    request = Request(path, sources_of(path), source != "auto", date_order, mapping)
+    readers = [r for r in _readers() if source in ("auto", r.source)]
+    for reader in readers:
+        found = reader.find(request)
+        if found:
+            return reader.open(found, request)
+    if source != "auto":
+        raise TwinchatError(f"{path}: no {readers[0].what} found; point at {readers[0].hint}")
+    _refuse_html(request)
+    if not request.candidates:
         raise TwinchatError(f"{path} is an empty folder or archive; point at the export itself")
     raise TwinchatError(f"{path}: not a chat export twinchat can read; supported: {SUPPORTED}")
 
 
-def _find_telegram(candidates: list[Source]) -> Source | None:
-    named = [s for s in candidates if re.split(r"[/\\!]", s.label)[-1] == "result.json"]
-    if named:
-        return named[0]
-    for src in candidates[:50]:
+_TELEGRAM_HINT = "the result.json of Telegram Desktop's JSON export, its folder or its zip"
+
+
+def _telegram(found: Source, request: Request) -> Export:
+    return TelegramExport(found)
+
+
+def _telegram_by_name(request: Request) -> Source | None:
+    named = [s for s in request.candidates if re.split(r"[/\\!]", s.label)[-1] == "result.json"]
+    return named[0] if named else None
+
+
+def _telegram_by_head(request: Request) -> Source | None:
+    for src in request.candidates[:50]:
         head = src.head().lstrip(b"\xef\xbb\xbf")
         if _TELEGRAM_HEAD.match(head):
             return src
     return None
 
 
-def _find_whatsapp(candidates: list[Source], forced: bool) -> list[Source]:
+def _whatsapp(chats: list[Source], request: Request) -> Export:
+    if len(chats) == 1:
+        return WhatsAppExport(chats[0], request.date_order)
+    exports = [WhatsAppExport(chat, request.date_order) for chat in chats]
+    return CombinedExport(exports, str(request.path))
+
+
+def _whatsapp_chats(request: Request) -> list[Source]:
     """By name (`_chat.txt`, `WhatsApp Chat with X.txt`: every such chat of a folder or zip),
-    else the first .txt that reads like one; `forced`: the user named this one file and said it
-    is a WhatsApp chat."""
+    else the first .txt that reads like one; a file the user named and said is a WhatsApp
+    chat is one."""
+    candidates = request.candidates
     named = [s for s in candidates if is_chat_file_name(s.label)]
     if named:
         return named
@@ -128,14 +220,31 @@ def _find_whatsapp(candidates: list[Source], forced: bool) -> list[Source]:
     for src in texts[:50]:
         if looks_like_chat(src):
             return [src]
-    return candidates[:1] if forced else []
+    chosen = alone and request.forced and candidates[0].label == str(request.path)
+    return candidates[:1] if chosen else []
 
 
-def _is_html_export(src: Source) -> bool:
+def _refuse_html(request: Request) -> None:
+    path = request.path
+    if any(_is_telegram_html(src) for src in request.candidates[:50]):
+        raise TwinchatError(
+            f"{path} is Telegram's HTML export; export again in Telegram Desktop with "
+            "format 'Machine-readable JSON'"
+        )
+    if is_html_download(request.candidates):
+        raise TwinchatError(
+            f"{path} is Facebook's or Instagram's HTML download; download your information "
+            "again with format 'JSON'"
+        )
+
+
+def _is_telegram_html(src: Source) -> bool:
     if not src.label.lower().endswith((".html", ".htm")):
         return False
     head = src.head(16384)
     return bool(_HTML_PAGE.match(head.lstrip(b"\xef\xbb\xbf")) and _TELEGRAM_HTML.search(head))
 
 
-__all__ = ["SOURCES", "SUPPORTED", "Export", "read_export"]
+SOURCES = ("auto", *dict.fromkeys(reader.source for reader in _readers()))
+
+__all__ = ["SOURCES", "SUPPORTED", "Export", "Request", "read_export"]
