@@ -19,6 +19,7 @@ from twinchat.bundled import resolve
 from twinchat.errors import TwinchatError
 from twinchat.message import Message
 from twinchat.readers.combined import CombinedExport
+from twinchat.readers.discord import DiscordExport, discord_files, other_dce_format
 from twinchat.readers.imessage import IMessageExport, find_imessage
 from twinchat.readers.irc import IrcExport, irc_logs
 from twinchat.readers.messenger import MessengerExport, find_messenger, is_html_download
@@ -111,6 +112,13 @@ def _readers() -> list[_Reader]:
             lambda threads, r: MessengerExport(threads, label=str(r.path)),
             "the JSON download of your information: message_1.json, its thread folder, "
             "the export folder or its zip",
+        ),
+        _Reader(
+            "discord",
+            "DiscordChatExporter export",
+            lambda r: discord_files(r.candidates),
+            lambda files, r: DiscordExport(files, label=str(r.path) if len(files) > 1 else None),
+            "DiscordChatExporter's JSON export of a channel, or a folder or zip of them",
         ),
         _Reader("telegram", "Telegram export", _telegram_by_head, _telegram, _TELEGRAM_HINT),
         _Reader(
@@ -231,6 +239,12 @@ def _refuse_html(request: Request) -> None:
             f"{path} is Telegram's HTML export; export again in Telegram Desktop with "
             "format 'Machine-readable JSON'"
         )
+    for src in request.candidates[:50]:
+        kind = other_dce_format(src)
+        if kind is not None:
+            raise TwinchatError(
+                f"{src.label} is DiscordChatExporter's {kind} export; export again with format JSON"
+            )
     if is_html_download(request.candidates):
         raise TwinchatError(
             f"{path} is Facebook's or Instagram's HTML download; download your information "
