@@ -222,6 +222,14 @@ def train(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Carry on from the run's last checkpoint.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: 42).")] = None,
+    allow_lossy: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-lossy",
+            help="Train even when the model's tokenizer loses more than 0.5 % of the reply "
+            "characters (or speaker names, or message boundaries).",
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune a model on a prepared dataset: FLAN-T5 or a causal LM, full or LoRA.
 
@@ -234,7 +242,7 @@ def train(
         "model": model, "lora": lora, "merge": merge, "epochs": epochs, "max_steps": max_steps,
         "lr": lr, "batch_size": batch_size, "grad_accum": grad_accum,
         "max_source_tokens": max_source_tokens, "max_target_tokens": max_target_tokens,
-        "eval_every": eval_every, "seed": seed,
+        "eval_every": eval_every, "seed": seed, "allow_lossy": allow_lossy,
     }  # fmt: skip
     settings = load_config(config, overrides)
     description = run_train(data, output, settings, resume=resume, console=err)

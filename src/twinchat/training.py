@@ -24,6 +24,7 @@ from rich.console import Console
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
+from twinchat.textcheck import TextCheck, check_text
 
 IGNORE = -100  # label id the loss skips
 REPLY_START = "reply_start"  # held-out features: where the reply's text starts in the labels
@@ -63,6 +64,10 @@ class TrainConfig:
     """Also measure the validation loss before the first step."""
     minutes: float | None = None
     """Stop (with a checkpoint) after this much training time."""
+    allow_lossy: bool = False
+    """Train even when the tokenizer loses more than `max_lost` of the reply characters."""
+    max_lost: float = 0.005
+    """Share of reply characters the tokenizer may lose (see `twinchat.textcheck`)."""
 
     def validate(self) -> None:
         problems = []
@@ -130,8 +135,17 @@ def train(
     family = family_of(model_config(config.model))
     tokenizer = load_tokenizer(config.model, family)
     chat_format = format_for(family, tokenizer)
+    text = check_text(
+        tokenizer,
+        chat_format,
+        files["train"],
+        config.model,
+        max_lost=config.max_lost,
+        allow_lossy=config.allow_lossy,
+    )
     splits = _tokenized(files, run, chat_format, tokenizer, config)
-    return _fit(run, config, family, tokenizer, chat_format, splits, files, resume, console)
+    prepared = _Prepared(family, tokenizer, chat_format, splits, files, text)
+    return _fit(run, config, prepared, resume, console)
 
 
 def _data_files(data: Path) -> dict[str, str]:
@@ -246,16 +260,20 @@ class _ReplyTextLoss:
         return batch
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What training decided and built before loading the model."""
+
+    family: str
+    tokenizer: Any
+    chat_format: ChatFormat
+    splits: Any
+    files: dict[str, str]
+    text: TextCheck
+
+
 def _fit(
-    run: Path,
-    config: TrainConfig,
-    family: str,
-    tokenizer: Any,
-    chat_format: ChatFormat,
-    splits: Any,
-    files: dict[str, str],
-    resume: bool,
-    console: Console,
+    run: Path, config: TrainConfig, prepared: _Prepared, resume: bool, console: Console
 ) -> dict[str, Any]:
     import torch
     from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, set_seed
@@ -269,6 +287,7 @@ def _fit(
     from twinchat.callbacks import MetricsLog, RichProgress, StopAfter, StopOnInterrupt
     from twinchat.models import load_model
 
+    family, tokenizer, splits = prepared.family, prepared.tokenizer, prepared.splits
     set_seed(config.seed)
     precision = _precision(family)
     model = load_model(config.model, family, tokenizer)
@@ -295,14 +314,14 @@ def _fit(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace it
-    _opening(console, trainer, config, family, precision, splits, torch)
+    _opening(console, trainer, config, prepared, precision, torch)
     trainer.train(resume_from_checkpoint=True if resume else None)
     if interrupt.interrupted:
         raise TwinchatError(
             f"interrupted at step {trainer.state.global_step}; a checkpoint was saved: "
             f"carry on with the same command and --resume"
         )
-    return _finish(run, config, family, tokenizer, chat_format, trainer, files, splits)
+    return _finish(run, config, prepared, trainer)
 
 
 def _precision(family: str) -> tuple[str, str]:
@@ -410,14 +429,14 @@ def _opening(
     console: Console,
     trainer: Any,
     config: TrainConfig,
-    family: str,
+    prepared: _Prepared,
     precision: tuple[str, str],
-    splits: Any,
     torch: Any,
 ) -> None:
     """One short block: what was decided, and why."""
     if not trainer.is_world_process_zero():
         return
+    family, splits = prepared.family, prepared.splits
     model = trainer.model
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -441,22 +460,18 @@ def _opening(
         f"steps      {steps:,} of {batch} examples · lr {args.learning_rate:g} · "
         f"evaluation every {config.eval_every}"
         + (f" · stops after {config.minutes:g} minutes" if config.minutes else ""),
+        f"tokenizer  {prepared.text.line()}"
+        + (
+            " · training anyway (--allow-lossy)" if prepared.text.too_lossy(config.max_lost) else ""
+        ),
     ]
     console.print("\n".join(lines), highlight=False)
 
 
-def _finish(
-    run: Path,
-    config: TrainConfig,
-    family: str,
-    tokenizer: Any,
-    chat_format: ChatFormat,
-    trainer: Any,
-    files: dict[str, str],
-    splits: Any,
-) -> dict[str, Any]:
+def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -> dict[str, Any]:
     """Write the final model, its description and the loss curve; `twinchat.json` comes last,
     so its presence means the run is complete."""
+    tokenizer, files, splits = prepared.tokenizer, prepared.files, prepared.splits
     trainer.save_model(str(run))
     if not trainer.is_world_process_zero():
         return {}
@@ -471,9 +486,9 @@ def _finish(
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
     description = {
         "twinchat": 1,
-        "family": family,
+        "family": prepared.family,
         "base_model": config.model,
-        "format": chat_format.to_dict(),
+        "format": prepared.chat_format.to_dict(),
         "speakers": speakers,
         "settings": asdict(config),
         "data": {name: _fingerprint(path) for name, path in files.items()},
@@ -483,6 +498,7 @@ def _finish(
         "sampling": sampling_settings(),
         "adapter": bool(config.lora),
         "merged": "merged" if config.lora and config.merge else None,
+        "tokenizer_coverage": prepared.text.to_dict(),
     }
     _plot(run)
     (run / "twinchat.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))

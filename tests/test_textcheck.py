@@ -1,0 +1,98 @@
+"""`twinchat train` refuses a tokenizer that would lose the chat's text, unless told to go on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import conversation
+
+pytest.importorskip("transformers")
+
+from tiny_models import chat_texts, make_tiny_llama, make_tiny_t5
+
+from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat.training import TrainConfig, train
+
+LINES = [
+    ("Дима", "привет, как дела?", 0),
+    ("Sara", "خوبم، ممنون", 40),
+    ("Ana", "明天见 👍🏽", 30),
+    ("Sam", "see you\nat 8", 50),
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A chat in four scripts, many sessions."""
+    root = tmp_path_factory.mktemp("data")
+    turns = []
+    for _ in range(6):
+        turns += LINES
+        turns.append(("Ana", "bye", 4 * 3600))
+    export = root / "result.json"
+    chat = {"name": "Mix", "type": "private_group", "id": 9, "messages": conversation(turns)}
+    export.write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
+    prepare([export], root / "ds", PrepareOptions(holdout=0.2))
+    return root / "ds"
+
+
+@pytest.fixture(scope="module")
+def latin_t5(tmp_path_factory) -> Path:
+    """How FLAN-T5 behaves: a vocabulary learnt on Latin text only."""
+    return make_tiny_t5(tmp_path_factory.mktemp("models") / "t5", chat_texts())
+
+
+@pytest.fixture(scope="module")
+def own_t5(tmp_path_factory, data) -> Path:
+    """How mT5 behaves on covered scripts: a vocabulary learnt on the chat itself."""
+    texts = [json.loads(line)["text"] for line in (data / "messages.jsonl").open()]
+    names = [name for name, _, _ in LINES]
+    return make_tiny_t5(
+        tmp_path_factory.mktemp("models") / "own", texts * 20 + names + chat_texts()
+    )
+
+
+def quick(model: Path, **settings) -> TrainConfig:
+    values = dict(model=str(model), max_steps=2, batch_size=4, lr=1e-3, eval_every=2, seed=1)
+    values.update(settings)
+    return TrainConfig(**values)
+
+
+def test_latin_only_tokenizer_is_refused_before_the_weights_load(
+    data, latin_t5, tmp_path, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("twinchat.models.load_model", never)
+    with pytest.raises(TwinchatError) as error:
+        train(data, tmp_path / "run", quick(latin_t5))
+    message = str(error.value)
+    assert "\n" not in message
+    assert "of the reply characters" in message and "top: " in message
+    assert "names (Дима" in message
+    assert "bundled:smollm2-135m" in message and "--allow-lossy" in message
+    assert not (tmp_path / "run" / "twinchat.json").exists()
+
+
+def test_allow_lossy_trains_and_records_the_loss(data, latin_t5, tmp_path):
+    run = tmp_path / "run"
+    description = train(data, run, quick(latin_t5, allow_lossy=True))
+    coverage = json.loads((run / "twinchat.json").read_text())["tokenizer_coverage"]
+    assert coverage == description["tokenizer_coverage"]
+    assert coverage["allowed_lossy"] is True
+    assert coverage["replies"]["lost_character_share"] > 0.3
+    assert "Дима" in coverage["replies"]["format"]["lost_names"]
+
+
+@pytest.mark.parametrize("tokenizer", ["byte-level", "own vocabulary"])
+def test_tokenizers_that_keep_the_text_train(data, own_t5, tmp_path, tokenizer):
+    model = make_tiny_llama(tmp_path / "llama") if tokenizer == "byte-level" else own_t5
+    run = tmp_path / "run"
+    train(data, run, quick(model))
+    coverage = json.loads((run / "twinchat.json").read_text())["tokenizer_coverage"]
+    assert coverage["allowed_lossy"] is False
+    assert coverage["replies"]["lost_characters"] == 0
+    assert coverage["replies"]["format"]["lost_names"] == []
