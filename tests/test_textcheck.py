@@ -1,4 +1,5 @@
-"""`twinchat train` refuses a tokenizer that would lose the chat's text, unless told to go on."""
+"""What a tokenizer loses of a chat: shown by `prepare --tokenizer`, and `train` refuses a
+tokenizer that would lose the chat's text unless told to go on."""
 
 from __future__ import annotations
 
@@ -52,6 +53,30 @@ def own_t5(tmp_path_factory, data) -> Path:
     return make_tiny_t5(
         tmp_path_factory.mktemp("models") / "own", texts * 20 + names + chat_texts()
     )
+
+
+def export(folder: Path) -> Path:
+    return folder.parent / "result.json"
+
+
+def test_prepare_shows_what_the_tokenizer_loses(data, latin_t5, tmp_path):
+    stats = prepare([export(data)], tmp_path / "ds", PrepareOptions(tokenizer=str(latin_t5)))
+    coverage = stats["coverage"]
+    assert coverage["family"] == "seq2seq" and coverage["lost_character_share"] > 0.3
+    assert coverage["senders"]["Sam"]["lost_characters"] == 0  # "see you\nat 8": newline added
+    assert coverage["senders"]["Дима"]["lost_character_share"] > 0.8
+    assert coverage["format"]["lost_names"] == ["Дима"]
+    assert "of characters lost" in coverage["summary"]
+    html = (tmp_path / "ds" / "report.html").read_text()
+    assert "What the tokenizer loses" in html and "Дима" in html
+
+
+def test_prepare_coverage_keeps_pseudonyms(data, latin_t5, tmp_path):
+    options = PrepareOptions(tokenizer=str(latin_t5), pseudonymize=True)
+    stats = prepare([export(data)], tmp_path / "ds", options)
+    everything = json.dumps(stats, ensure_ascii=False)
+    assert "Дима" not in everything and "Sara" not in everything
+    assert len(stats["coverage"]["senders"]) == 4
 
 
 def quick(model: Path, **settings) -> TrainConfig:

@@ -308,9 +308,13 @@ class _Run:
         if getattr(self, "pseudonym_key", None):
             result["pseudonyms"] = self.pseudonym_key
         if tokenizer is not None:
-            from twinchat.tokens import token_lengths
+            from twinchat.tokens import token_lengths, tokenizer_coverage
 
             result["tokens"] = token_lengths(tokenizer, self.sample)
+            fake = getattr(self, "fake", None)
+            result["coverage"] = tokenizer_coverage(
+                self.options.tokenizer or "", tokenizer, self.sample, fake.name if fake else None
+            )
         return result
 
     def _split_notes(self) -> list[str]:

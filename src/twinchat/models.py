@@ -48,6 +48,12 @@ def load_tokenizer(spec: str, family: str) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(locate(spec))
     except OSError as error:
         raise TwinchatError(_not_found(spec, error)) from None
+    return for_training(tokenizer, family)
+
+
+def for_training(tokenizer: Any, family: str) -> Any:
+    """The tokenizer as training uses it: a newline token added where a seq2seq vocabulary
+    lacks one (FLAN-T5), and a padding token where there is none."""
     if family == SEQ2SEQ and "\n" not in tokenizer.decode(tokenizer("a\nb")["input_ids"]):
         from tokenizers import AddedToken
 
@@ -55,6 +61,16 @@ def load_tokenizer(spec: str, family: str) -> Any:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def guess_family(spec: str, tokenizer: Any) -> str:
+    """The family of the model a tokenizer belongs to: from the model's config when the folder
+    or id has one, else from the tokenizer (T5's are seq2seq)."""
+    try:
+        return family_of(load_config(spec))
+    except (TwinchatError, ValueError, OSError):
+        name = type(tokenizer).__name__.lower()
+        return SEQ2SEQ if "t5" in name or "bart" in name else CAUSAL
 
 
 def load_model(spec: str, family: str, tokenizer: Any, dtype: Any = None) -> Any:

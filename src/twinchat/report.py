@@ -48,6 +48,7 @@ def render_report(stats: dict[str, Any]) -> str:
         _grid(_activity(stats.get("activity", {}))),
         _grid(charts),
         _tokens(stats.get("tokens")),
+        _lost_text(stats.get("coverage")),
         _section("Options", _options(stats.get("options", {}))),
         '<p class="note">Made by <code>twinchat prepare</code>. It holds names and figures only,'
         " never message text.</p>",
@@ -285,6 +286,42 @@ def _tokens(tokens: dict[str, Any] | None) -> str:
         )
     ]
     return f'<div id="tokens">{head}{_grid(charts)}</div>'
+
+
+def _lost_text(coverage: dict[str, Any] | None) -> str:
+    """What the tokenizer cannot read or write: overall, by character, by sender."""
+    if not coverage:
+        return ""
+    head = (
+        f'<p class="note">Each sampled message encoded and decoded with '
+        f"<code>{_e(coverage['tokenizer'])}</code> ({_e(coverage['family'])}), as training "
+        f"would: {_e(coverage['summary'])}.</p>"
+    )
+    chars = _table(
+        ["character", "lost"],
+        [[_e(c["shown"]), _n(c["count"])] for c in coverage["top_lost"]],
+        {1},
+    )
+    senders = _table(
+        ["sender", "messages", "characters lost", "messages with a loss", "most lost"],
+        [
+            [
+                _e(name),
+                _n(loss["messages"]),
+                _percent(loss["lost_character_share"]),
+                _percent(loss["lost_message_share"]),
+                _e(" ".join(c["shown"] for c in loss["top_lost"][:5])),
+            ]
+            for name, loss in list(coverage["senders"].items())[:30]
+        ],
+        {1, 2, 3},
+    )
+    body = head + (chars + senders if coverage["lost_characters"] else "")
+    return _section("What the tokenizer loses", body)
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}" if share else "0"
 
 
 def _coverage(lengths: dict[str, Any], flag: str, noun: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -35,6 +36,14 @@ def print_summary(console: Console, stats: dict[str, Any], out: Path) -> None:
             f"context {context.get('p50')} / {context.get('p90')} / {context.get('p99')}; "
             f"reply {reply.get('p50')} / {reply.get('p90')} / {reply.get('p99')}",
         )
+    if "coverage" in stats:
+        coverage = stats["coverage"]
+        style = (
+            "red"
+            if coverage["lost_characters"] or coverage.get("format", {}).get("lost_names")
+            else None
+        )
+        table.add_row("tokenizer", escape(coverage["summary"]), style=style)
     if "pseudonyms" in stats:
         table.add_row("pseudonym key (keep private)", stats["pseudonyms"])
     console.print(table)

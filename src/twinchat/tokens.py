@@ -45,3 +45,27 @@ def token_lengths(tokenizer: Any, examples: Sequence[Example]) -> dict[str, Any]
         "context_tokens": context.summary(),
         "reply_tokens": reply.summary(),
     }
+
+
+def tokenizer_coverage(
+    name: str, tokenizer: Any, examples: Sequence[Example], rename: Any = None
+) -> dict[str, Any]:
+    """What the tokenizer, as training would set it up, loses of the sampled examples: the
+    figures of `twinchat.coverage` with a one-line `summary`; `rename` maps sender names (for
+    pseudonymized datasets)."""
+    from dataclasses import replace
+
+    from twinchat.coverage import measure, summary
+    from twinchat.formats import format_for
+    from twinchat.models import for_training, guess_family
+
+    family = guess_family(name, tokenizer)
+    tokenizer = for_training(tokenizer, family)
+    coverage = measure(tokenizer, examples, chat_format=format_for(family, tokenizer), limit=None)
+    if rename is not None:
+        coverage = replace(
+            coverage,
+            senders={rename(k): v for k, v in coverage.senders.items()},
+            lost_names=tuple(rename(k) for k in coverage.lost_names),
+        )
+    return {"tokenizer": name, "family": family, "summary": summary(coverage), **coverage.to_dict()}
