@@ -61,7 +61,11 @@ def tokenizer_coverage(
 
     family = guess_family(name, tokenizer)
     tokenizer = for_training(tokenizer, family)
-    coverage = measure(tokenizer, examples, chat_format=format_for(family, tokenizer), limit=None)
+    try:
+        chat_format = format_for(family, tokenizer)
+    except ValueError:  # no end-of-sequence token: a tokenizer training would refuse anyway
+        chat_format = None
+    coverage = measure(tokenizer, examples, chat_format=chat_format, limit=None)
     if rename is not None:
         coverage = replace(
             coverage,
