@@ -147,3 +147,16 @@ def test_curation_drops_empty_echoes_and_repetition():
     assert not _acceptable("ok ok ok ok ok ok ok ok ok", context, "")
     assert not _acceptable("see", context, "see")  # nothing beyond what was typed
     assert _acceptable("see you at 8", context, "see")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"temperature": 0}, "--temperature must be above 0"),
+        ({"top_p": 1.5}, "--top-p must be above 0 and at most 1"),
+        ({"max_new_tokens": 0}, "--max-new-tokens must be at least 1"),
+    ],
+)
+def test_bad_sampling_settings_are_one_line_errors(llama, setting, message):
+    with pytest.raises(TwinchatError, match=message):
+        llama.suggest(CONTEXT, as_="Sam", **setting)

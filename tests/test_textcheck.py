@@ -121,3 +121,43 @@ def test_tokenizers_that_keep_the_text_train(data, own_t5, tmp_path, tokenizer):
     assert coverage["allowed_lossy"] is False
     assert coverage["replies"]["lost_characters"] == 0
     assert coverage["replies"]["format"]["lost_names"] == []
+
+
+WRITTEN = (
+    "👍🏽 سلام\nсм. 明天 cafe\u0301 👨\u200d👩\u200d👧"  # skin tone, RTL, line break, CJK, ZWJ
+)
+
+
+def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, capsys):
+    """A tiny byte-level model that learnt one reply by heart writes it back exactly, in
+    Python and in `twinchat suggest --json`."""
+    from twinchat.cli import main
+    from twinchat.example import Turn
+    from twinchat.suggest import Suggester
+
+    lines = [("Ana", "what's the plan?", 0), ("Sam", WRITTEN, 40), ("Ana", "ok", 30)]
+    turns = []
+    for _ in range(16):
+        turns += lines
+        turns.append(("Ana", "bye", 4 * 3600))
+    chat = {"name": "Plan", "type": "personal_chat", "id": 3, "messages": conversation(turns)}
+    (tmp_path / "result.json").write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
+    prepare([tmp_path / "result.json"], tmp_path / "ds", PrepareOptions(holdout=0.1))
+    model = make_tiny_llama(tmp_path / "llama")
+    config = quick(model, max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, patience=0)
+    train(tmp_path / "ds", tmp_path / "run", config)
+    best = Suggester.load(tmp_path / "run").suggest(
+        [Turn("Ana", "what's the plan?")], as_="Sam", n=1, greedy=True, max_new_tokens=96
+    )
+    assert best[0].text == WRITTEN
+    conversation_file = tmp_path / "chat.txt"
+    conversation_file.write_text("Ana: what's the plan?\n", encoding="utf-8")
+    args = ["suggest", str(tmp_path / "run"), "--as", "Sam", "-n", "1", "--greedy", "--json"]
+    args += ["--max-new-tokens", "96"]
+    monkeypatch.setattr("sys.argv", ["twinchat", *args, "--input", str(conversation_file)])
+    try:
+        main()
+    except SystemExit as exit_:
+        assert not exit_.code
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["candidates"][0]["text"] == WRITTEN

@@ -296,6 +296,9 @@ def suggest(
     top_p: Annotated[
         float | None, typer.Option(help="Nucleus sampling mass (default: the run's).")
     ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="Longest candidate in tokens (default: the run's, 48).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable sampling.")] = None,
 ) -> None:
     """Reply candidates for the next message of a conversation, as anyone in it.
@@ -312,7 +315,7 @@ def suggest(
     if not (run / "twinchat.json").is_file():
         raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
     messages = read_conversation(input_)
-    overrides = {"temperature": temperature, "top_p": top_p}
+    overrides = {"temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
     suggester = Suggester.load(run)
     candidates = suggester.suggest(
         messages, as_=as_, prefix=prefix, n=n, greedy=greedy, seed=seed,

@@ -49,6 +49,17 @@ class Sampling:
     rounds: int = 3
     """Draw again, up to this many times in all, while fewer than `n` remain."""
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.temperature > 0:
+            problems.append(f"--temperature must be above 0, not {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"--top-p must be above 0 and at most 1, not {self.top_p}")
+        if self.max_new_tokens < 1:
+            problems.append(f"--max-new-tokens must be at least 1, not {self.max_new_tokens}")
+        if problems:
+            raise TwinchatError("; ".join(problems))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Sampling:
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
