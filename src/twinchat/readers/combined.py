@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING
 
 from twinchat.message import Message
-from twinchat.readers.source import Source
+from twinchat.readers.source import combined_source
 
 if TYPE_CHECKING:
     from twinchat.readers import Export
@@ -20,12 +19,7 @@ class CombinedExport:
     def __init__(self, exports: Sequence[Export], label: str):
         self.exports = list(exports)
         self.format = self.exports[0].format
-        sources = [export.source for export in self.exports]
-        self.source = Source(
-            label,
-            sum(source.size for source in sources),
-            lambda: cast(BinaryIO, io.BytesIO()),  # progress only: readers open their own
-        )
+        self.source = combined_source([export.source for export in self.exports], label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._done = 0  # bytes of the exports already read

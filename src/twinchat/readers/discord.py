@@ -51,13 +51,11 @@ counts in `problems["malformed message"]`.
 
 from __future__ import annotations
 
-import io
-import os
 import pickle
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -68,7 +66,7 @@ import ijson
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source, sources_of
+from twinchat.readers.source import Source, combined_source, first_line, sources_of
 
 PLATFORM = "discord"
 PEEK = 32  # first timestamps of a file that tell whether it runs newest first
@@ -240,11 +238,7 @@ class DiscordExport:
         if len(self._files) == 1 and label is None:
             self.source = self._files[0]
         else:
-            self.source = Source(
-                label or _common_label([source.label for source in self._files]),
-                sum(source.size for source in self._files),
-                lambda: cast(BinaryIO, io.BytesIO()),  # progress only: files open their own
-            )
+            self.source = combined_source(self._files, label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._done = 0
@@ -361,7 +355,7 @@ class DiscordExport:
                 "export the channel again"
             )
         return TwinchatError(
-            f"{source.label} is not valid JSON near byte {position:,} ({_first_line(error)}); "
+            f"{source.label} is not valid JSON near byte {position:,} ({first_line(error)}); "
             "the file may be truncated: export the channel again"
         )
 
@@ -649,26 +643,6 @@ def _id_from_name(label: str) -> str:
     name = re.split(r"[/\\!]", label)[-1]
     match = _ID_IN_NAME.search(name)
     return match.group(1) if match else name.rsplit(".", 1)[0]
-
-
-def _common_label(labels: Iterable[str]) -> str:
-    labels = list(labels)
-    folders = {"".join(re.split(r"([/\\!])", label)[:-2]) for label in labels}
-    if len(folders) == 1:
-        return folders.pop() or labels[0]
-    try:
-        return os.path.commonpath(labels) or labels[0]
-    except ValueError:  # labels mixing absolute and relative paths
-        return labels[0]
-
-
-def _first_line(error: Exception) -> str:
-    """yajl's messages span lines (and its C backend gives them as bytes): keep the first."""
-    detail = error.args[0] if error.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    lines = str(detail).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
 
 
 __all__ = [

@@ -43,19 +43,16 @@ order, so memory does not grow with their number. Message ids are `file name:lin
 
 from __future__ import annotations
 
-import io
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, cast
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import HEAD_BYTES, Source, sources_of
+from twinchat.readers.source import HEAD_BYTES, Source, combined_source, sources_of
 
 PLATFORM = "irc"
 CHAT_TYPE = "irc_channel"
@@ -192,12 +189,7 @@ class IrcExport:
         if len(logs) == 1 and label is None:
             self.source = logs[0]
         else:
-            ordered = [log for _, log in self._logs]
-            self.source = Source(
-                label or _common_label([log.label for log in ordered]),
-                sum(log.size for log in ordered),
-                lambda: cast(BinaryIO, io.BufferedReader(_Chained(ordered))),
-            )
+            self.source = combined_source([log for _, log in self._logs], label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._read = 0
@@ -379,36 +371,6 @@ class IrcExport:
         return events
 
 
-class _Chained(io.RawIOBase):
-    """The log files one after another, as one stream (the `Source` of a whole folder)."""
-
-    def __init__(self, sources: Sequence[Source]):
-        self._pending = list(reversed(sources))
-        self._current: BinaryIO | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while True:
-            if self._current is None:
-                if not self._pending:
-                    return 0
-                self._current = self._pending.pop().open()
-            data = self._current.read(len(buffer))
-            if data:
-                buffer[: len(data)] = data
-                return len(data)
-            self._current.close()
-            self._current = None
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-        super().close()
-
-
 def _spaced(text: str) -> bool:
     """Whether a log has the early logs' extra space after `]` (see the module docstring)."""
     return len(list(islice(_BRACKET_TWO_SPACES.finditer(text), SPACED_MIN))) == SPACED_MIN
@@ -436,16 +398,6 @@ def _folder_name(folder: str) -> str:
     if not name and not folder:
         name = Path.cwd().name  # a log named without a folder lies in the working folder
     return name or "irc"
-
-
-def _common_label(labels: list[str]) -> str:
-    folders = {_folder(label) for label in labels}
-    if len(folders) == 1:
-        return folders.pop() or labels[0]
-    try:
-        return os.path.commonpath(labels) or labels[0]
-    except ValueError:  # labels mixing absolute and relative paths
-        return labels[0]
 
 
 __all__ = ["IrcExport", "file_date", "irc_logs", "looks_like_irc", "read_irc"]

@@ -64,9 +64,7 @@ files, that is an error naming the first one.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -77,7 +75,7 @@ from typing import Any, BinaryIO, NamedTuple, cast
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source, sources_of
+from twinchat.readers.source import Source, combined_source, sources_of
 
 PLATFORM = "messenger"
 INSTAGRAM = "instagram"
@@ -552,11 +550,7 @@ class MessengerExport:
         if len(files) == 1 and label is None:
             self.source = files[0]
         else:
-            self.source = Source(
-                label or _common_label([f.label for f in files]),
-                sum(f.size for f in files),
-                lambda: cast(BinaryIO, io.BufferedReader(_Joined(files))),
-            )
+            self.source = combined_source(files, label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._read = 0
@@ -642,47 +636,6 @@ def _chat(info: dict[str, Any], thread: Thread) -> tuple[str, str | None, str]:
     if chat_type is None:
         chat_type = "private_group" if len(names) > 2 else "personal_chat"
     return chat_id, title or ", ".join(names) or None, chat_type
-
-
-class _Joined(io.RawIOBase):
-    """The thread files one after another: what opening the whole export gives."""
-
-    def __init__(self, sources: Sequence[Source]):
-        self._pending = list(reversed(sources))
-        self._current: BinaryIO | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while True:
-            if self._current is None:
-                if not self._pending:
-                    return 0
-                self._current = self._pending.pop().open()
-            data = self._current.read(len(buffer))
-            if data:
-                buffer[: len(data)] = data
-                return len(data)
-            self._current.close()
-            self._current = None
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-        super().close()
-
-
-def _common_label(labels: list[str]) -> str:
-    """The zip the files are in, else the folder they share."""
-    zips = {label.split("!", 1)[0] for label in labels if "!" in label}
-    if len(zips) == 1 and all("!" in label for label in labels):
-        return zips.pop()
-    try:
-        return os.path.commonpath([os.path.dirname(label) for label in labels]) or labels[0]
-    except ValueError:  # labels mixing absolute and relative paths
-        return labels[0]
 
 
 __all__ = [

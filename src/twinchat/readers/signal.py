@@ -74,7 +74,6 @@ Files are read line by line and one chat at a time, so memory does not grow with
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import re
 import zipfile
@@ -83,11 +82,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source, sources_of
+from twinchat.readers.source import Source, combined_source, sources_of
 
 PLATFORM = "signal"
 DATA_FILE = "data.json"
@@ -281,12 +280,7 @@ class SignalExport:
         if len(chats) == 1 and label is None:
             self.source = chats[0].source
         else:
-            sources = [chat.source for chat in self._chats]
-            self.source = Source(
-                label or _common_folder([s.label for s in sources]),
-                sum(s.size for s in sources),
-                lambda: cast(BinaryIO, io.BufferedReader(_Chained(sources))),
-            )
+            self.source = combined_source([chat.source for chat in self._chats], label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._done = 0  # bytes of the chats already read
@@ -608,48 +602,6 @@ class _Replies:
             old_key, old_id = self._recent.popleft()
             if self._ids.get(old_key) == old_id:
                 del self._ids[old_key]
-
-
-class _Chained(io.RawIOBase):
-    """The chats' files one after another, as one stream (the `Source` of a whole export)."""
-
-    def __init__(self, sources: Sequence[Source]):
-        self._pending = list(reversed(sources))
-        self._current: BinaryIO | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while True:
-            if self._current is None:
-                if not self._pending:
-                    return 0
-                self._current = self._pending.pop().open()
-            data = self._current.read(len(buffer))
-            if data:
-                buffer[: len(data)] = data
-                return len(data)
-            self._current.close()
-            self._current = None
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-        super().close()
-
-
-def _common_folder(labels: list[str]) -> str:
-    """The folder (or zip) that holds all the chats' folders."""
-    split = [re.split(r"(?<=[/\\!])", label) for label in labels]
-    common: list[str] = []
-    for parts in zip(*split, strict=False):
-        if len(set(parts)) > 1:
-            break
-        common.append(parts[0])
-    folder = "".join(common).rstrip("/\\!")
-    return folder or labels[0]
 
 
 __all__ = ["SignalChat", "SignalExport", "chat_name", "find_signal", "media_type", "read_signal"]

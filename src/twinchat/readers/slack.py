@@ -75,7 +75,7 @@ import ijson
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source, sources_of
+from twinchat.readers.source import Source, first_line, sources_of
 
 PLATFORM = "slack"
 CHAT_LISTS = {  # list file -> chat type, in the order chats are read
@@ -255,7 +255,7 @@ class SlackExport:
                         yield item
         except (ijson.JSONError, UnicodeDecodeError) as err:
             raise TwinchatError(
-                f"{src.label} is not valid JSON ({_first_line(err)}); the export may be "
+                f"{src.label} is not valid JSON ({first_line(err)}); the export may be "
                 "damaged: download it from Slack again"
             ) from None
         self._read += src.size
@@ -574,14 +574,6 @@ def _parent(label: str) -> str:
 def _folder_name(folder: str) -> str:
     name = _base(_strip(folder))
     return name[:-4] if name.lower().endswith(".zip") else name
-
-
-def _first_line(error: Exception) -> str:
-    detail = error.args[0] if error.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    lines = str(detail).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
 
 
 __all__ = ["SlackExport", "SlackFiles", "find_slack", "read_slack"]

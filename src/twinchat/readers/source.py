@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from twinchat.errors import TwinchatError
 
@@ -61,6 +64,71 @@ def sources_of(path: Path) -> list[Source]:
     if zipfile.is_zipfile(path):
         return zip_sources(path)
     return [file_source(path)]
+
+
+def combined_source(sources: Sequence[Source], label: str | None = None) -> Source:
+    """Several files as one `Source`, for progress over a whole folder: opening it reads them
+    one after another; its label is `label`, else the folder or zip they share."""
+    ordered = list(sources)
+    return Source(
+        label or common_label([source.label for source in ordered]),
+        sum(source.size for source in ordered),
+        lambda: cast(BinaryIO, io.BufferedReader(_Chained(ordered))),
+    )
+
+
+def common_label(labels: Sequence[str]) -> str:
+    """The folder (or zip, or folder in a zip) that holds all the files."""
+    folders = {"".join(re.split(r"([/\\!])", label)[:-2]) for label in labels}
+    if len(folders) == 1:
+        return folders.pop() or labels[0]
+    zips = {label.split("!", 1)[0] for label in labels}
+    if len(zips) == 1 and all("!" in label for label in labels):
+        return zips.pop()
+    try:
+        return os.path.commonpath(labels) or labels[0]
+    except ValueError:  # labels mixing absolute and relative paths
+        return labels[0]
+
+
+def first_line(error: Exception) -> str:
+    """A parser error's message for a one-line error: yajl's span lines (and its C backend
+    gives them as bytes)."""
+    detail = error.args[0] if error.args else ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", errors="replace")
+    lines = str(detail).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
+class _Chained(io.RawIOBase):
+    """Files one after another, as one stream."""
+
+    def __init__(self, sources: Sequence[Source]):
+        self._pending = list(reversed(sources))
+        self._current: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while True:
+            if self._current is None:
+                if not self._pending:
+                    return 0
+                self._current = self._pending.pop().open()
+            data = self._current.read(len(buffer))
+            if data:
+                buffer[: len(data)] = data
+                return len(data)
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        super().close()
 
 
 def _opener(archive: zipfile.ZipFile, name: str) -> Callable[[], BinaryIO]:

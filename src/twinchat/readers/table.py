@@ -80,7 +80,7 @@ import orjson
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source
+from twinchat.readers.source import Source, first_line
 
 PLATFORM = "table"
 FIELDS = ("sender", "text", "time", "chat", "id", "reply_to", "sender_id", "kind")
@@ -643,7 +643,7 @@ class TableExport:
                     yield number, columns.values(item)
             except ijson.JSONError as err:
                 raise TwinchatError(
-                    f"{label} is not valid JSON near byte {tally.read:,} ({_first_line(err)}); "
+                    f"{label} is not valid JSON near byte {tally.read:,} ({first_line(err)}); "
                     "the file may be cut short: export it again"
                 ) from None
             except UnicodeDecodeError as err:
@@ -826,14 +826,6 @@ def _normal(name: str) -> str:
 
 def _base_name(label: str) -> str:
     return re.split(r"[/\\!]", label)[-1]
-
-
-def _first_line(error: Exception) -> str:
-    detail = error.args[0] if error.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    lines = str(detail).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
 
 
 __all__ = [

@@ -17,7 +17,7 @@ import ijson
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
-from twinchat.readers.source import Source
+from twinchat.readers.source import Source, first_line
 
 PLATFORM = "telegram"
 CHAT_LISTS = ("chats", "left_chats")
@@ -112,7 +112,7 @@ class TelegramExport:
         except ijson.JSONError as err:
             raise TwinchatError(
                 f"{self.source.label} is not valid JSON near byte {self.bytes_read:,} "
-                f"({_first_line(err)}); "
+                f"({first_line(err)}); "
                 "the file may be truncated: export the chat again"
             ) from None
         except UnicodeDecodeError as err:
@@ -146,7 +146,7 @@ class TelegramExport:
             if "layout" not in head:
                 raise TwinchatError(
                     f"{self.source.label} is not valid JSON near byte {self.bytes_read:,} "
-                    f"({_first_line(err)}); export the chat again"
+                    f"({first_line(err)}); export the chat again"
                 ) from None
         finally:
             stream.close()
@@ -209,15 +209,6 @@ class TelegramExport:
         except (Malformed, TypeError, ValueError, AttributeError, OverflowError):
             self.problems["malformed message"] += 1
             return None
-
-
-def _first_line(error: Exception) -> str:
-    """yajl's messages span lines (and its C backend gives them as bytes): keep the first."""
-    detail = error.args[0] if error.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    lines = str(detail).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
 
 
 def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
