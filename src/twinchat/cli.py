@@ -335,6 +335,49 @@ def suggest(
         out.print(f"{score}{who}{candidate.text}", highlight=False, markup=False)
 
 
+@app.command()
+def serve(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; any but loopback wants a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Require 'Authorization: Bearer TOKEN' on every /v1 call (the page asks for "
+            "it). Other users can see it in the process list: prefer --token-env."
+        ),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option("--token-env", metavar="VAR", help="Read the token from this variable."),
+    ] = None,
+) -> None:
+    """Serve reply suggestions: a typeahead page at http://HOST:PORT/ and an HTTP API.
+
+    POST /v1/suggest gives ranked candidates, POST /v1/complete the rest of a reply being typed;
+    the schema is at /openapi.json. Open http://HOST:PORT/#token=TOKEN to pass the page the token.
+    """
+    from twinchat.errors import TwinchatError
+
+    if token is not None and token_env is not None:
+        raise typer.BadParameter("give --token or --token-env, not both", param_hint="--token-env")
+    if token_env is not None:
+        token = os.environ.get(token_env)
+        if not token:
+            raise TwinchatError(f"${token_env} is empty or not set; export the token in it first")
+    if not (run / "twinchat.json").is_file():
+        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
+    try:
+        from twinchat.server import serve as serve_run
+    except ImportError as error:
+        raise TwinchatError(
+            f"twinchat serve needs {error.name}: pip install 'twinchat[serve]'"
+        ) from None
+    serve_run(run, host=host, port=port, token=token)  # warns when not loopback and no token
+
+
 @app.command("eval")
 def eval_(
     run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],

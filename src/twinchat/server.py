@@ -1,0 +1,540 @@
+"""`twinchat serve`: reply suggestions over HTTP, and a typeahead page that uses them.
+
+    from twinchat.server import serve
+    serve("runs/me", port=8000, token="s3cret")  # then open http://127.0.0.1:8000/#token=s3cret
+
+Routes: `POST /v1/suggest` (ranked candidates), `POST /v1/complete` (the greedy rest of a reply
+being typed, for typeahead), `GET /v1/speakers`, `GET /health`, the OpenAPI schema at
+`/openapi.json`, and the page at `/`.
+
+The model is one PyTorch module, not thread-safe: every call takes one lock in a worker thread,
+so the event loop keeps answering while a call runs. A request whose client has gone by its turn
+(the page cancels stale typeahead requests) is dropped before it costs model time.
+
+Safe by default: loopback only unless told otherwise; with a token, every /v1 call needs
+`Authorization: Bearer TOKEN` (compared in constant time); bodies, messages and texts are capped;
+no CORS; no chat text in the logs, only sizes and latencies. The page is one file with inline CSS
+and JS, allowed by a content security policy that names their hashes, so it loads nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from anyio import from_thread
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from twinchat import __version__
+from twinchat.errors import TwinchatError
+from twinchat.example import Turn
+
+if TYPE_CHECKING:
+    from twinchat.suggest import Suggester
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_N = 10
+"""Most candidates one /v1/suggest call may ask for (greedy search keeps 3n beams)."""
+MAX_NEW_TOKENS = 128
+MAX_COMPLETE_TOKENS = 32
+MAX_SENDER_CHARS = 100
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+# --- request and response bodies -------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str = Field(min_length=1, max_length=MAX_SENDER_CHARS, examples=["Ana"])
+    text: str = Field(examples=["great, I'll bring snacks"])
+
+
+class SuggestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    messages: list[ChatMessage]
+    as_: str | None = Field(
+        None, alias="as", min_length=1, description="Reply as this person; null: whoever is next."
+    )
+    prefix: str = Field("", description="Text already typed: every candidate goes on from it.")
+    n: int = Field(5, ge=1, le=MAX_N, description="Number of candidates.")
+    greedy: bool = Field(False, description="Beam search: the same output every time.")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="For repeatable sampling.")
+    temperature: float | None = Field(None, gt=0, le=10, description="Default: the run's.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Default: the run's.")
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=MAX_NEW_TOKENS, description="Longest candidate; default: the run's."
+    )
+
+
+class Candidate(BaseModel):
+    text: str
+    score: float = Field(description="Mean log-probability per token; higher is likelier.")
+    speaker: str | None
+
+
+class SuggestResponse(BaseModel):
+    candidates: list[Candidate] = Field(
+        description="Best first; fewer than n when curation drops some."
+    )
+    latency_ms: float = Field(description="Time the server spent, queueing for the model included.")
+
+
+class CompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    messages: list[ChatMessage]
+    as_: str | None = Field(None, alias="as", min_length=1, description="Who is typing.")
+    typed: str = Field("", description="The reply typed so far, maybe ending mid-word.")
+    max_new_tokens: int = Field(8, ge=1, le=MAX_COMPLETE_TOKENS)
+
+
+class CompleteResponse(BaseModel):
+    completion: str = Field(description='What follows the typed text; "" when nothing does.')
+    latency_ms: float
+
+
+class Speakers(BaseModel):
+    speakers: list[str] = Field(description="The people the model learnt to reply as.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    speaker_count: int
+    token_required: bool
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong, in one line that names the fix.")
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+def create_app(
+    suggester: Suggester,
+    *,
+    token: str | None = None,
+    max_messages: int = 200,
+    max_body_bytes: int = 1_000_000,
+    max_text_chars: int = 4_000,
+    allowed_hosts: Collection[str] | None = None,
+) -> FastAPI:
+    """The API and page over a loaded suggester.
+
+    Args:
+        token: When set, every /v1 call needs `Authorization: Bearer <token>`.
+        max_messages: Most messages one request may send (the model sees the newest anyway).
+        max_body_bytes: Larger request bodies get 413 before they are parsed.
+        max_text_chars: Longest message text, prefix or typed text.
+        allowed_hosts: Host header names accepted (None: any); a server on loopback should
+            accept only loopback names, so a web page cannot reach it by DNS rebinding.
+
+    Raises:
+        TwinchatError: the token is shorter than 8 characters or not printable ASCII.
+    """
+    check_token(token)
+    model = _Model(suggester)
+    limits = _Limits(max_messages, max_text_chars)
+    page, policy = _page()
+    app = FastAPI(
+        title="twinchat",
+        version=__version__,
+        summary="Reply suggestions from a fine-tuned chat model.",
+        # Swagger UI and ReDoc load their scripts from a CDN, and nothing here may fetch from
+        # the internet; the schema stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(
+        _Guard,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        allowed_hosts=allowed_hosts,
+    )
+    app.add_exception_handler(RequestValidationError, _invalid)
+
+    problems: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem, "description": text}
+        for code, text in [
+            (401, "Missing or wrong bearer token."),
+            (413, f"Body above {max_body_bytes} bytes."),
+            (422, "Invalid request, too many messages, too long a text, or an unknown speaker."),
+        ]
+    }
+    v1 = APIRouter(
+        prefix="/v1",
+        responses=problems,
+        # Enforced by _Guard before the body is read; declared here so the schema shows it.
+        dependencies=[Security(HTTPBearer(auto_error=False))] if token is not None else [],
+    )
+
+    @v1.post("/suggest", response_model=SuggestResponse)
+    async def suggest(body: SuggestRequest, request: Request) -> SuggestResponse:
+        """Up to n distinct reply candidates for the next message, best first."""
+        turns = limits.turns(body.messages, prefix=body.prefix)
+        sampling = body.model_dump(
+            include={"temperature", "top_p", "max_new_tokens"}, exclude_none=True
+        )
+
+        def call() -> list[Any]:
+            return suggester.suggest(
+                turns, as_=body.as_, prefix=body.prefix, n=body.n, greedy=body.greedy,
+                seed=body.seed, **sampling,
+            )  # fmt: skip
+
+        candidates, ms = await model.run(request, "suggest", turns, call)
+        return SuggestResponse(
+            candidates=[Candidate(text=c.text, score=round(c.score, 4), speaker=c.speaker)
+                        for c in candidates],
+            latency_ms=ms,
+        )  # fmt: skip
+
+    @v1.post("/complete", response_model=CompleteResponse)
+    async def complete(body: CompleteRequest, request: Request) -> CompleteResponse:
+        """Typeahead: the greedy continuation of the typed reply, maybe mid-word."""
+        turns = limits.turns(body.messages, typed=body.typed)
+
+        def call() -> str:
+            return suggester.complete(turns, body.as_, body.typed, body.max_new_tokens)
+
+        completion, ms = await model.run(request, "complete", turns, call)
+        return CompleteResponse(completion=completion, latency_ms=ms)
+
+    @v1.get("/speakers", response_model=Speakers)
+    async def speakers() -> Speakers:
+        """The names `as` accepts."""
+        return Speakers(speakers=list(suggester.speakers))
+
+    app.include_router(v1)
+
+    @app.get("/health", response_model=Health)
+    async def health() -> Health:
+        """Liveness; names stay behind the token, at /v1/speakers."""
+        return Health(speaker_count=len(suggester.speakers), token_required=token is not None)
+
+    @app.api_route(
+        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+
+    return app
+
+
+def serve(
+    run: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+) -> None:
+    """Load a run and serve it with uvicorn until interrupted.
+
+    Raises:
+        TwinchatError: `run` is not a finished run, or the token is unusable.
+    """
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from twinchat.suggest import Suggester
+
+    check_token(token)  # before the model loads, which takes a while
+    local = is_loopback(host)
+    suggester = Suggester.load(run)
+    app = create_app(suggester, token=token, allowed_hosts=LOOPBACK_NAMES if local else None)
+    logging_config = json.loads(json.dumps(LOGGING_CONFIG))  # a deep copy: it is uvicorn's own
+    logging_config["loggers"]["twinchat"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    # Our own lines give each call's sizes and latency; the access log would add a line a keystroke.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=logging_config, access_log=False
+    )  # configures logging, so the lines below show
+    if not local and token is None:
+        log.warning("listening on %s without a token: anyone who can reach it may use it", host)
+    shown = f"[{host}]" if ":" in host else host
+    log.info("serving %s at http://%s:%d/ (%d speakers)", run, shown, port, len(suggester.speakers))
+    uvicorn.Server(config).run()
+
+
+def check_token(token: str | None) -> None:
+    """Refuse a token a browser could not send, or one too short to be worth having.
+
+    Raises:
+        TwinchatError: the token is shorter than 8 characters or not printable ASCII.
+    """
+    # It travels in an HTTP header, where browsers accept only these characters.
+    if token is not None and not re.fullmatch(r"[!-~]{8,}", token):
+        raise TwinchatError(
+            "the token must be at least 8 characters, letters, digits and punctuation only "
+            "(no spaces); python -c 'import secrets; print(secrets.token_urlsafe())' makes one"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Limits:
+    """The per-app caps that pydantic's static field constraints cannot hold."""
+
+    def __init__(self, max_messages: int, max_text_chars: int):
+        self.max_messages = max_messages
+        self.max_text_chars = max_text_chars
+
+    def turns(self, messages: Sequence[ChatMessage], **texts: str) -> list[Turn]:
+        """The messages as turns, once they and the other `texts` are within the limits.
+
+        Raises:
+            HTTPException: 422 naming the first message or text over a limit.
+        """
+        if len(messages) > self.max_messages:
+            raise HTTPException(
+                422, f"{len(messages)} messages is too many: send at most {self.max_messages}, "
+                "the newest",
+            )  # fmt: skip
+        named = {f"messages.{i}.text": m.text for i, m in enumerate(messages)} | texts
+        for name, text in named.items():
+            if len(text) > self.max_text_chars:
+                raise HTTPException(
+                    422, f"{name} has {len(text)} characters; at most {self.max_text_chars} "
+                    "are allowed",
+                )  # fmt: skip
+        return [Turn(m.sender, m.text) for m in messages]
+
+
+# --- the model behind one lock ---------------------------------------------------------------
+
+
+class _Gone(Exception):
+    """The client left while its request waited for the model."""
+
+
+class _Model:
+    """The suggester behind one lock: a PyTorch module is not thread-safe, and on a CPU that one
+    call already keeps busy, one call at a time is also the fastest order."""
+
+    def __init__(self, suggester: Suggester):
+        self.suggester = suggester
+        self.lock = threading.Lock()
+
+    async def run(
+        self, request: Request, what: str, turns: Sequence[Turn], call: Callable[[], T]
+    ) -> tuple[T, float]:
+        """The call's result and the milliseconds the request spent, queueing included.
+
+        Raises:
+            HTTPException: 422 for a TwinchatError (an unknown speaker, a bad setting).
+        """
+        arrived = time.perf_counter()
+        chars = sum(len(t.text) for t in turns)
+        try:
+            result, waited = await run_in_threadpool(self._locked, request, arrived, call)
+        except _Gone:
+            log.info("%s: client gone while queued, skipped", what)
+            # 499, as nginx logs it: the client closed the request; nobody reads this answer.
+            raise HTTPException(499, "the client closed the request") from None
+        except TwinchatError as error:
+            log.info("%s: rejected: %d messages, %d chars", what, len(turns), chars)
+            raise HTTPException(422, str(error)) from None
+        total = (time.perf_counter() - arrived) * 1000
+        log.info(
+            "%s: %d messages, %d chars, %.0f ms queued, %.0f ms in all",
+            what, len(turns), chars, waited, total,
+        )  # fmt: skip
+        return result, round(total, 1)
+
+    def _locked(self, request: Request, arrived: float, call: Callable[[], T]) -> tuple[T, float]:
+        with self.lock:
+            waited = (time.perf_counter() - arrived) * 1000
+            if from_thread.run(request.is_disconnected):
+                raise _Gone
+            return call(), waited
+
+
+# --- the guard: host, token, body size -------------------------------------------------------
+
+
+class _Guard:
+    """Pure ASGI, so that a wrong host or token is refused before the body is read, and a body
+    is counted as it streams in (Content-Length can be absent or lie)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str | None,
+        max_body_bytes: int,
+        allowed_hosts: Collection[str] | None,
+    ):
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token is not None else None
+        self.max_body_bytes = max_body_bytes
+        self.hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        path = scope["path"]
+        if self.hosts is not None and _hostname(headers.get(b"host", b"")) not in self.hosts:
+            await _refuse(send, 400, "this server answers only to its loopback names", path)
+            return
+        if path.startswith("/v1") and not self._authorized(headers.get(b"authorization")):
+            await _refuse(
+                send, 401, "a bearer token is needed: send 'Authorization: Bearer TOKEN' with "
+                "the token given to twinchat serve", path,
+                {"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+            return
+        body = await self._body(headers.get(b"content-length"), receive)
+        if isinstance(body, str):
+            code = 400 if body.startswith("Content-Length") else 413
+            await _refuse(send, code, body, path)
+            return
+        await self.app(scope, _replay(body, receive), _secured(send))
+
+    def _authorized(self, given: bytes | None) -> bool:
+        if self.expected is None:
+            return True
+        # Constant time, so the answer's timing tells nothing about how much of a guess was right.
+        return given is not None and hmac.compare_digest(given, self.expected)
+
+    async def _body(self, length: bytes | None, receive: Receive) -> bytes | str:
+        """The whole body, or why it is refused."""
+        limit = self.max_body_bytes
+        too_large = f"the request body is larger than {limit} bytes: send fewer or shorter messages"
+        if length is not None:
+            if not length.isdigit():
+                return "Content-Length is not a number"
+            if int(length) > limit:
+                return too_large
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read already, then what the client sends next (its
+    disconnect, which tells a queued request that nobody waits for it)."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _secured(send: Send) -> Send:
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            # Answers hold chat text: no cache may keep them.
+            headers.setdefault("Cache-Control", "no-store")
+            headers.setdefault("X-Content-Type-Options", "nosniff")
+            headers.setdefault("Referrer-Policy", "no-referrer")
+        await send(message)
+
+    return secured
+
+
+async def _refuse(
+    send: Send, code: int, detail: str, path: str, headers: dict[str, str] | None = None
+) -> None:
+    log.info("%s: refused with %d", path, code)
+    response = JSONResponse({"detail": detail}, status_code=code, headers=headers)
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response({"type": "http"}, nothing, _secured(send))
+
+
+def _hostname(host: bytes) -> str:
+    """The name of a Host header, without its port; IPv6 keeps no brackets."""
+    text = host.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+async def _invalid(request: Request, error: Exception) -> JSONResponse:
+    """Validation errors as one line (`n: Input should be ...`), like every other refusal here;
+    the offending values are not echoed, they may be chat text."""
+    assert isinstance(error, RequestValidationError)
+    lines = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(part) for part in problem["loc"][1:])
+        if problem["type"] == "json_invalid":
+            lines.append(f"the body is not valid JSON: {problem.get('ctx', {}).get('error', '')}")
+        elif problem["loc"] == ("body",):
+            # No body, or one sent without `Content-Type: application/json` (read as bytes).
+            lines.append("send a JSON object, with Content-Type: application/json")
+        else:
+            lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return JSONResponse({"detail": "; ".join(lines)}, status_code=422)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def _page() -> tuple[str, str]:
+    """The page and a content security policy that allows its inline style and script by hash,
+    and nothing from anywhere else."""
+    page = files("twinchat").joinpath("web/index.html").read_text(encoding="utf-8")
+    styles = _hashes(page, "style")
+    scripts = _hashes(page, "script")
+    policy = (
+        f"default-src 'none'; script-src {scripts}; style-src {styles}; connect-src 'self'; "
+        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return page, policy
+
+
+def _hashes(page: str, tag: str) -> str:
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.DOTALL)
+    digests = [hashlib.sha256(block.encode()).digest() for block in blocks]
+    return " ".join(f"'sha256-{base64.b64encode(d).decode()}'" for d in digests) or "'none'"
