@@ -378,6 +378,55 @@ def serve(
     serve_run(run, host=host, port=port, token=token)  # warns when not loopback and no token
 
 
+@app.command()
+def bot(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    allow: Annotated[
+        list[int],
+        typer.Option(
+            "--allow",
+            help="A user id (their private chat) or a group id that gets answers (repeatable); "
+            "the bot logs the ids it ignores.",
+        ),
+    ],
+    token_env: Annotated[
+        str, typer.Option(help="Environment variable that holds the bot token from BotFather.")
+    ] = "TWINCHAT_BOT_TOKEN",
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Answer group mentions as this person, and suggest replies as them in private "
+            "(default: groups only listen; private replies as whoever is next).",
+        ),
+    ] = None,
+    n: Annotated[int, typer.Option("-n", help="Reply buttons in a private chat.")] = 5,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="A local Bot API server, as http://host:port/bot (default: Telegram's)."),
+    ] = None,
+) -> None:
+    """A Telegram bot that answers as the run's clone in groups and suggests replies privately.
+
+    In an allowed group it answers as --as NAME when a message mentions it or replies to it
+    (turn its privacy mode off in BotFather, or it sees nothing else); privately, paste a
+    conversation or forward messages and tap a suggested reply. The token is read from the
+    environment, never from the command line.
+    """
+    from twinchat.errors import TwinchatError
+
+    if not (run / "twinchat.json").is_file():
+        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
+    try:
+        from twinchat.bot import bot_token, run_bot
+    except ImportError as error:
+        raise TwinchatError(
+            f"twinchat bot needs {error.name}: pip install 'twinchat[bot]'"
+        ) from None
+    token = bot_token(token_env)
+    run_bot(run, token, set(allow), as_, base_url=base_url, n=n)
+
+
 @app.command("eval")
 def eval_(
     run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
