@@ -48,3 +48,58 @@ def write_export(tmp_path: Path):
         return path
 
     return write
+
+
+HIKE = [
+    ("Ana", "hi sam, are we still on for the hike?", 0),
+    ("Sam", "yes! saturday at 8", 40),
+    ("Ana", "great, I'll bring snacks", 30),
+    ("Sam", "perfect, see you there", 50),
+]
+"""A little chat that tiny models learn by heart, so their suggestions are known."""
+
+
+@pytest.fixture(scope="session")
+def hike_data(tmp_path_factory) -> Path:
+    """The little chat, 16 sessions of it, prepared."""
+    from twinchat import PrepareOptions, prepare
+
+    root = tmp_path_factory.mktemp("hike")
+    turns = []
+    for _ in range(16):
+        turns += HIKE
+        turns.append(("Ana", "bye", 4 * 3600))
+    export = root / "result.json"
+    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
+    export.write_text(json.dumps(chat), encoding="utf-8")
+    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
+    return root / "ds"
+
+
+def memorize(data: Path, model: Path, run: Path) -> Path:
+    """Train a tiny model until it knows the chat by heart; the run folder."""
+    from twinchat.training import TrainConfig, train
+
+    config = TrainConfig(
+        model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0
+    )
+    train(data, run, config)
+    return run
+
+
+@pytest.fixture(scope="session")
+def hike_llama_run(hike_data, tmp_path_factory) -> Path:
+    """A tiny Llama that knows the little chat by heart (shared: training it costs seconds)."""
+    from tiny_models import make_tiny_llama
+
+    root = tmp_path_factory.mktemp("hike-llama")
+    return memorize(hike_data, make_tiny_llama(root / "model"), root / "run")
+
+
+@pytest.fixture(scope="session")
+def hike_t5_run(hike_data, tmp_path_factory) -> Path:
+    """A tiny T5 that knows the little chat by heart."""
+    from tiny_models import make_tiny_t5
+
+    root = tmp_path_factory.mktemp("hike-t5")
+    return memorize(hike_data, make_tiny_t5(root / "model"), root / "run")

@@ -20,26 +20,19 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import conversation
+from conftest import HIKE
 
 pytest.importorskip("telegram")
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import make_tiny_llama
 
-from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat import TwinchatError
 from twinchat.bot import ALLOWED_UPDATES, batch_conversation, bot_token, build_application, run_bot
 from twinchat.example import Turn
 from twinchat.suggest import Candidate, Suggester
-from twinchat.training import TrainConfig, train
 
-LINES = [
-    ("Ana", "hi sam, are we still on for the hike?", 0),
-    ("Sam", "yes! saturday at 8", 40),
-    ("Ana", "great, I'll bring snacks", 30),
-    ("Sam", "perfect, see you there", 50),
-]
+LINES = HIKE
 BOT = {"id": 5000, "is_bot": True, "first_name": "Sam", "username": "twinbot"}
 ANA = {"id": 42, "is_bot": False, "first_name": "Ana"}
 STRANGER = {"id": 999, "is_bot": False, "first_name": "Eve"}
@@ -152,23 +145,9 @@ class FakeSuggester:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """A tiny Llama trained until it knows the little chat by heart."""
-    root = tmp_path_factory.mktemp("bot")
-    turns = []
-    for _ in range(16):
-        turns += LINES
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
-    config = TrainConfig(
-        model=str(make_tiny_llama(root / "model")),
-        max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0,
-    )  # fmt: skip
-    train(root / "ds", root / "run", config)
-    return root / "run"
+def run(hike_llama_run) -> Path:
+    """A tiny Llama that knows the little chat by heart (conftest)."""
+    return hike_llama_run
 
 
 @pytest.fixture(scope="module")

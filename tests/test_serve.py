@@ -6,7 +6,6 @@ the typeahead page driven in a real headless Chromium.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import conversation
+from conftest import HIKE
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -27,43 +26,22 @@ pytest.importorskip("fastapi")
 import anyio
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from tiny_models import make_tiny_llama
 
-from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat import TwinchatError
 from twinchat.example import Turn
 from twinchat.server import LOOPBACK_NAMES, _Model, create_app, is_loopback
 from twinchat.suggest import Suggester
-from twinchat.training import TrainConfig, train
 
-LINES = [
-    ("Ana", "hi sam, are we still on for the hike?", 0),
-    ("Sam", "yes! saturday at 8", 40),
-    ("Ana", "great, I'll bring snacks", 30),
-    ("Sam", "perfect, see you there", 50),
-]
+LINES = HIKE
 MESSAGES = [{"sender": s, "text": t} for s, t, _ in LINES[:3]]
 REPLY = "perfect, see you there"
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture(scope="module")
-def suggester(tmp_path_factory) -> Suggester:
-    """A tiny model trained until it knows the little chat by heart (as in test_suggest)."""
-    root = tmp_path_factory.mktemp("serve")
-    turns = []
-    for _ in range(16):
-        turns += LINES
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
-    config = TrainConfig(
-        model=str(make_tiny_llama(root / "model")), max_steps=60, batch_size=8, lr=1e-2,
-        eval_every=1000, seed=0, patience=0,
-    )  # fmt: skip
-    train(root / "ds", root / "run", config)
-    return Suggester.load(root / "run")
+def suggester(hike_llama_run) -> Suggester:
+    """A tiny model that knows the little chat by heart (conftest)."""
+    return Suggester.load(hike_llama_run)
 
 
 class Watched:
