@@ -12,6 +12,9 @@ tokens are constrained to spell it out, so the model may pick `you` rather than 
 token `y` it never saw alone. Candidates are over-generated, then curated as the reference did
 by hand (duplicates, empty, echoes of the context, degenerate repetition dropped) and ranked by
 the model's mean log-probability per token, recomputed by one teacher-forced pass.
+
+The model itself is a backend (`twinchat.backends`): transformers weights (`hf`), or a
+CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`); a folder names its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from twinchat.backends import BACKENDS, Backend, Prompt, Speller
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
@@ -67,18 +71,18 @@ class Sampling:
 
 
 class Suggester:
-    """A model, its tokenizer and its chat format, ready to suggest replies."""
+    """A model (behind a backend), its tokenizer and its chat format, ready to suggest replies."""
 
     def __init__(
         self,
-        model: Any,
+        backend: Backend,
         tokenizer: Any,
         chat_format: ChatFormat,
         speakers: Sequence[str] = (),
         sampling: Sampling | None = None,
         max_source_tokens: int = 512,
     ):
-        self.model = model.eval()
+        self.backend = backend
         self.tokenizer = tokenizer
         self.format = chat_format
         self.speakers = list(speakers)
@@ -88,38 +92,62 @@ class Suggester:
         self.max_source_tokens = max_source_tokens
         """Context tokens kept, newest first, as in training."""
         self._texts: list[str] | None = None
+        self._speller: Speller | None = None
+
+    @property
+    def model(self) -> Any:
+        """The backend's model: a transformers module, or a CTranslate2 Translator/Generator."""
+        return self.backend.model
 
     @classmethod
-    def load(cls, run: str | Path) -> Suggester:
-        """A trained run: merged weights when there are some, else the adapter on its base."""
+    def load(cls, run: str | Path, backend: str | None = None) -> Suggester:
+        """A trained run (merged weights when there are some, else the adapter on its base) or
+        its CTranslate2 export; `backend` (hf, ct2) defaults to the folder's own.
+
+        Raises:
+            TwinchatError: not a finished run or export, or one the backend cannot run.
+        """
         run = Path(run)
-        described = run / "twinchat.json"
-        if not described.is_file():
-            raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
-        description = json.loads(described.read_text(encoding="utf-8"))
+        description = read_description(run)
+        own = description.get("backend", "hf")
+        backend = backend or own
+        if backend not in BACKENDS:
+            raise TwinchatError(f"unknown backend '{backend}'; choose {' or '.join(BACKENDS)}")
+        if backend != own:
+            raise TwinchatError(_mismatch(run, own, description))
         chat_format = ChatFormat.from_dict(description["format"])
         folder = run / description["merged"] if description.get("merged") else run
-        model = _load_weights(
-            folder,
-            chat_format.family,
-            adapter=not description.get("merged") and description.get("adapter"),
-        )
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        if backend == "ct2":
+            from twinchat.backends.ct2 import CT2Backend
+
+            engine: Backend = CT2Backend.load(
+                run, tokenizer, chat_format, description.get("quantization")
+            )
+        else:
+            from twinchat.backends.hf import HFBackend, load_weights
+
+            adapter = not description.get("merged") and description.get("adapter")
+            model = load_weights(folder, chat_format.family, adapter=bool(adapter))
+            engine = HFBackend(model, tokenizer, chat_format)
         speakers = list(description.get("speakers", {}))
         sampling = Sampling.from_dict(description.get("sampling"))
         limit = description.get("settings", {}).get("max_source_tokens", 512)
-        return cls(model, tokenizer, chat_format, speakers, sampling, limit)
+        return cls(engine, tokenizer, chat_format, speakers, sampling, limit)
 
     @classmethod
     def from_model(cls, spec: str) -> Suggester:
         """An untuned model, rendered with the format its family would be trained with."""
+        from twinchat.backends.hf import HFBackend
         from twinchat.models import family_of, load_config, load_model, load_tokenizer
 
         family = family_of(load_config(spec))
         tokenizer = load_tokenizer(spec, family)
-        return cls(load_model(spec, family, tokenizer), tokenizer, format_for(family, tokenizer))
+        chat_format = format_for(family, tokenizer)
+        engine = HFBackend(load_model(spec, family, tokenizer), tokenizer, chat_format)
+        return cls(engine, tokenizer, chat_format)
 
     def suggest(
         self,
@@ -137,14 +165,12 @@ class Suggester:
         Raises:
             TwinchatError: `as_` is a name the model was not trained on, or `n` below 1.
         """
-        import torch
-
         if n < 1:
             raise TwinchatError("-n must be at least 1")
         self._check_speaker(as_)
         settings = replace(self.sampling, **sampling)
         if seed is not None:
-            torch.manual_seed(seed)
+            self.backend.seed(seed)
         return self._candidates(messages, as_, prefix, n, greedy, settings, ranked=True)
 
     def _candidates(
@@ -163,8 +189,9 @@ class Suggester:
         turn = _next_turn({t.sender for t in messages} | set(self.speakers), self.format)
         for _ in range(1 if greedy else settings.rounds):
             count = n * settings.oversample
-            sequences = self._generate(prompt, count, greedy, settings)
-            scores = self._score(prompt, sequences) if ranked else [0.0] * len(sequences)
+            speller = self.speller() if prompt.tail else None
+            sequences = self.backend.generate(prompt, count, greedy, settings, speller)
+            scores = self.backend.score(prompt, sequences) if ranked else [0.0] * len(sequences)
             for ids, score in zip(sequences, scores, strict=True):
                 candidate = self._candidate(prompt, ids, score, as_, settings)
                 if candidate is not None and turn is not None:
@@ -198,11 +225,11 @@ class Suggester:
         ids = target["input_ids"]
         start = self.format.name_tokens(self.tokenizer, speaker, ids)
         prompt = self._prompt(messages, "", "")
-        prompt = _Prompt(prompt.context, ids[:start], "", "")
+        prompt = Prompt(prompt.context, ids[:start], "", "")
         rest = ids[start:]
         if not rest:
             return 0.0, 0
-        (mean,) = self._score(prompt, [rest])
+        (mean,) = self.backend.score(prompt, [rest])
         return -mean * len(rest), len(rest)
 
     def _check_speaker(self, name: str | None) -> None:
@@ -213,7 +240,7 @@ class Suggester:
             f"the model was not trained on replies by '{name}'; known speakers: {shown}"
         )
 
-    def _prompt(self, messages: Sequence[Turn], forced: str, typed: str) -> _Prompt:
+    def _prompt(self, messages: Sequence[Turn], forced: str, typed: str) -> Prompt:
         """Token ids of the conversation and of the forced reply start, its tail healed."""
         causal = self.format.family != SEQ2SEQ
         source = self.format.source(messages)
@@ -223,7 +250,7 @@ class Suggester:
             context = [self.tokenizer.bos_token_id]
         forced_ids = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
         kept, tail = self._heal(forced, forced_ids, typed) if typed else (forced_ids, "")
-        return _Prompt(context=context, forced=kept, forced_text=forced, tail=tail)
+        return Prompt(context=context, forced=kept, forced_text=forced, tail=tail)
 
     def _heal(self, forced: str, ids: list[int], typed: str) -> tuple[list[int], str]:
         """Back off the tokens of the last, maybe partial, word typed; generation must spell it
@@ -239,74 +266,8 @@ class Suggester:
                 return ids[:-back], tail
         return ids, ""
 
-    def _generate(self, prompt: _Prompt, count: int, greedy: bool, settings: Sampling) -> list:
-        import torch
-
-        end = self.tokenizer.convert_tokens_to_ids(self.format.end)
-        options: dict[str, Any] = {
-            "max_new_tokens": settings.max_new_tokens,
-            "num_return_sequences": count,
-            "eos_token_id": end,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if greedy:
-            options.update(do_sample=False, num_beams=count)
-        else:
-            options.update(do_sample=True, top_p=settings.top_p, temperature=settings.temperature)
-        if prompt.tail:
-            from transformers import LogitsProcessorList
-
-            spell = _Spell(self, prompt.tail, self._start(prompt))
-            options["logits_processor"] = LogitsProcessorList([spell])
-        if self.format.family == SEQ2SEQ:
-            encoder = torch.tensor([prompt.context or [end]])
-            start = self.model.config.decoder_start_token_id
-            options["decoder_input_ids"] = torch.tensor([[start, *prompt.forced]])
-            inputs = {"input_ids": encoder, "attention_mask": torch.ones_like(encoder)}
-        else:
-            ids = torch.tensor([prompt.context + prompt.forced])
-            inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-        with torch.no_grad():
-            output = self.model.generate(**inputs, **options)
-        new = output[:, self._start(prompt) :]
-        return [_until(row.tolist(), end, self.tokenizer.pad_token_id) for row in new]
-
-    def _start(self, prompt: _Prompt) -> int:
-        """Where generated tokens begin in the sequences `generate` returns."""
-        if self.format.family == SEQ2SEQ:
-            return 1 + len(prompt.forced)
-        return len(prompt.context) + len(prompt.forced)
-
-    def _score(self, prompt: _Prompt, sequences: list[list[int]]) -> list[float]:
-        """Mean log-probability of each sequence's tokens, teacher-forced, end token included."""
-        import torch
-
-        if not sequences:
-            return []
-        width = max(len(s) for s in sequences) or 1
-        pad = self.tokenizer.pad_token_id or 0
-        generated = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
-        rows = len(sequences)
-        with torch.no_grad():
-            if self.format.family == SEQ2SEQ:
-                start = self.model.config.decoder_start_token_id
-                head = torch.tensor([[start, *prompt.forced]]).repeat(rows, 1)
-                encoder = torch.tensor([prompt.context or [pad]]).repeat(rows, 1)
-                decoder = torch.cat([head, generated[:, :-1]], dim=1)
-                logits = self.model(input_ids=encoder, decoder_input_ids=decoder).logits
-            else:
-                head = torch.tensor([prompt.context + prompt.forced]).repeat(rows, 1)
-                ids = torch.cat([head, generated], dim=1)
-                attention = torch.cat([torch.ones_like(head), mask], dim=1)
-                logits = self.model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-        logits = logits[:, head.shape[1] - 1 :].float()
-        chosen = logits.log_softmax(-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
-        totals = (chosen * mask).sum(-1) / mask.sum(-1).clamp(min=1)
-        return totals.tolist()
-
     def _candidate(
-        self, prompt: _Prompt, ids: list[int], score: float, as_: str | None, settings: Sampling
+        self, prompt: Prompt, ids: list[int], score: float, as_: str | None, settings: Sampling
     ) -> Candidate | None:
         end = self.tokenizer.convert_tokens_to_ids(self.format.end)
         finished = bool(ids) and ids[-1] == end
@@ -340,56 +301,11 @@ class Suggester:
             self._texts = [text[len(base) :] if text.startswith(base) else "" for text in decoded]
         return self._texts
 
-
-@dataclass(frozen=True)
-class _Prompt:
-    context: list[int]
-    forced: list[int]
-    """The forced reply start, without the healed tail's tokens."""
-    forced_text: str
-    tail: str
-    """Typed text the first generated tokens must spell."""
-
-
-class _Spell:
-    """A logits processor: while the generated text is shorter than `tail`, allow only tokens
-    that keep it consistent with `tail`."""
-
-    def __init__(self, suggester: Suggester, tail: str, start: int):
-        self.texts = suggester.token_texts()
-        self.tail = tail
-        self.start = start
-        self.cache: dict[str, list[int]] = {}
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        for row in range(input_ids.shape[0]):
-            spelled = "".join(self.texts[t] for t in input_ids[row, self.start :].tolist())
-            if len(spelled) >= len(self.tail):
-                continue
-            allowed = self._allowed(self.tail[len(spelled) :])
-            mask = torch.full_like(scores[row], float("-inf"))
-            mask[allowed] = 0
-            scores[row] = scores[row] + mask
-        return scores
-
-    def _allowed(self, rest: str) -> list[int]:
-        """Tokens that spell all of `rest` and maybe more; only when none does, tokens that
-        spell a part of it (re-spelling a word in pieces is what healing avoids)."""
-        if rest not in self.cache:
-            whole = [i for i, text in enumerate(self.texts) if text.startswith(rest)]
-            self.cache[rest] = whole or [
-                i for i, text in enumerate(self.texts) if text and rest.startswith(text)
-            ]
-        return self.cache[rest]
-
-
-def _until(ids: list[int], end: int, pad: int | None) -> list[int]:
-    """Generated ids up to and including the end token; padding after it dropped."""
-    if end in ids:
-        return ids[: ids.index(end) + 1]
-    return [t for t in ids if t != pad] if pad is not None and pad != end else ids
+    def speller(self) -> Speller:
+        """What may come next while a typed tail is spelled out (built once, for healing)."""
+        if self._speller is None:
+            self._speller = Speller(self.token_texts())
+        return self._speller
 
 
 def _rest(text: str, typed: str) -> str:
@@ -435,19 +351,31 @@ def _normalized(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _load_weights(folder: Path, family: str, adapter: bool) -> Any:
-    if adapter:
-        from peft import AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM
+def read_description(folder: Path) -> dict[str, Any]:
+    """A run's or an export's `twinchat.json`, written last: its presence means complete.
 
-        loader = AutoPeftModelForSeq2SeqLM if family == SEQ2SEQ else AutoPeftModelForCausalLM
-    else:
-        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+    Raises:
+        TwinchatError: the folder is missing, or holds no finished run.
+    """
+    if not folder.is_dir():
+        raise TwinchatError(f"{folder} does not exist; give a run folder written by twinchat train")
+    described = folder / "twinchat.json"
+    if not described.is_file():
+        raise TwinchatError(
+            f"{folder} is not a finished twinchat run (no twinchat.json): let twinchat train "
+            f"finish, or carry on with --resume"
+        )
+    return json.loads(described.read_text(encoding="utf-8"))
 
-        loader = AutoModelForSeq2SeqLM if family == SEQ2SEQ else AutoModelForCausalLM
-    model = loader.from_pretrained(str(folder))
-    # The adapter's extra matrices cost every generated token; merged in memory, the model gives
-    # the same outputs at the base model's speed.
-    return model.merge_and_unload() if adapter else model
+
+def _mismatch(run: Path, own: str, description: dict[str, Any]) -> str:
+    if own == "ct2":
+        source = description.get("source_run") or "the run it came from"
+        return f"{run} is a CTranslate2 export; load it with --backend ct2, or load {source}"
+    return (
+        f"{run} holds transformers weights; export them for ct2 first: "
+        f"twinchat export {run} --to ct2 -o {run}-ct2"
+    )
 
 
 def sampling_settings() -> dict[str, Any]:
