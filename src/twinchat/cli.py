@@ -300,6 +300,13 @@ def suggest(
         int | None, typer.Option(help="Longest candidate in tokens (default: the run's, 48).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable sampling.")] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="hf (transformers) or ct2 (a folder from twinchat export --to ct2); "
+            "default: the folder's own."
+        ),
+    ] = None,
 ) -> None:
     """Reply candidates for the next message of a conversation, as anyone in it.
 
@@ -316,7 +323,7 @@ def suggest(
         raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
     messages = read_conversation(input_)
     overrides = {"temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
-    suggester = Suggester.load(run)
+    suggester = Suggester.load(run, backend=backend)
     candidates = suggester.suggest(
         messages, as_=as_, prefix=prefix, n=n, greedy=greedy, seed=seed,
         **{k: v for k, v in overrides.items() if v is not None},
@@ -333,6 +340,37 @@ def suggest(
         who = "" if as_ else f"{candidate.speaker}: "
         score = f"{candidate.score:7.3f}  " if scores else ""
         out.print(f"{score}{who}{candidate.text}", highlight=False, markup=False)
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the export to.")],
+    to: Annotated[str, typer.Option(help="The runtime to export for: ct2 (CTranslate2).")] = "ct2",
+    quantization: Annotated[
+        str,
+        typer.Option(
+            help="int8 (a CPU's choice), int8_bfloat16 or bfloat16 (a GPU's), float32 (exact), "
+            "int8_float32; float16 and int8_float16 for causal models only (T5 overflows in "
+            "float16)."
+        ),
+    ] = "int8",
+    force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Convert a run for fast suggestions: a LoRA adapter merged, the model in CTranslate2.
+
+    The folder works wherever a run does: twinchat suggest OUTPUT, twinchat serve OUTPUT.
+    """
+    from twinchat.export import export_run
+
+    written = export_run(run, output, to=to, quantization=quantization, force=force)
+    err.print(
+        f"exported {run} to {written} ({to}, {quantization}); "
+        f"try: twinchat suggest {written} --as NAME",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -124,7 +124,11 @@ class Suggester:
             from twinchat.backends.ct2 import CT2Backend
 
             engine: Backend = CT2Backend.load(
-                run, tokenizer, chat_format, description.get("quantization")
+                run,
+                tokenizer,
+                chat_format,
+                quantization=description.get("quantization"),
+                generation=description.get("generation"),
             )
         else:
             from twinchat.backends.hf import HFBackend, load_weights
@@ -263,6 +267,8 @@ class Suggester:
             if not whole.endswith(tail) or len(tail) > len(typed) + 1:
                 break
             if tail[:1].isspace() or len(tail) >= len(typed):
+                if not self.speller().allowed(tail):
+                    break  # no token sequence spells it (é in byte pieces): keep the typed ids
                 return ids[:-back], tail
         return ids, ""
 

@@ -1,0 +1,170 @@
+"""`export`: a finished run as a CTranslate2 model, for fast suggestions on a CPU or a GPU.
+
+    twinchat export runs/me --to ct2 -o runs/me-ct2                # int8: the CPU choice
+    twinchat export runs/me --to ct2 -o runs/me-gpu --quantization int8_bfloat16
+    twinchat suggest runs/me-ct2 --as Sam < chat.txt
+
+A LoRA adapter is merged into its base first (CTranslate2 runs plain weights). The output
+folder holds the converted model, the run's tokenizer and a `twinchat.json` (the run's own,
+plus `backend`, `quantization` and `source_run`), so `Suggester.load` and `twinchat serve`
+take it as they take a run. It is written beside OUT and renamed into place, owner-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from twinchat.atomic import staged_folder, write_private
+from twinchat.errors import TwinchatError
+from twinchat.formats import SEQ2SEQ
+from twinchat.suggest import read_description
+
+TARGETS = ("ct2",)
+QUANTIZATIONS = {
+    "int8": "8-bit weights; on a CPU the fastest and smallest (4x smaller than float32)",
+    "int8_float32": "the same as int8",
+    "int8_bfloat16": "8-bit weights, bfloat16 compute: a GPU's choice (float32 on a CPU)",
+    "bfloat16": "16-bit weights for a GPU (run as float32 on a CPU)",
+    "float32": "exact: the same outputs as the transformers model",
+    "float16": "causal models only, for a GPU (run as float32 on a CPU)",
+    "int8_float16": "causal models only, for a GPU (run as int8 on a CPU)",
+}
+# T5 overflows in float16: its feed-forward outputs pass 65504 and turn to NaN (CTranslate2
+# #1074; transformers keeps T5's `wo` in float32 for it, CTranslate2 does not).
+_OVERFLOWS_T5 = ("float16", "int8_float16")
+
+
+def export_run(
+    run: str | Path,
+    out: str | Path,
+    to: str = "ct2",
+    quantization: str = "int8",
+    force: bool = False,
+) -> Path:
+    """Convert the finished run `run` into the folder `out` and return it.
+
+    Raises:
+        TwinchatError: an unknown target or quantization, float16 for a T5 model, a missing or
+            unfinished run, `out` not empty without `force`, CTranslate2 not installed or
+            unable to convert the architecture.
+    """
+    run, out = Path(run), Path(out)
+    if to not in TARGETS:
+        raise TwinchatError(f"cannot export to '{to}'; the target is {', '.join(TARGETS)}")
+    description = read_description(run)
+    if description.get("backend", "hf") != "hf":
+        source = description.get("source_run") or "the run it came from"
+        raise TwinchatError(f"{run} is already a {description['backend']} export; export {source}")
+    family = description["format"]["family"]
+    _check_quantization(quantization, family)
+    if out.resolve() == run.resolve():
+        raise TwinchatError(f"the export would replace the run {run}; choose another -o folder")
+    try:
+        import ctranslate2
+    except ImportError:
+        raise TwinchatError("exporting needs CTranslate2: pip install 'twinchat[fast]'") from None
+    with (
+        staged_folder(out, force) as staging,
+        tempfile.TemporaryDirectory(
+            prefix=f".{out.name}.", suffix=".merge", dir=out.parent
+        ) as work,
+    ):
+        source = _plain_weights(run, description, Path(work) / "merged")
+        converted = Path(work) / "ct2"
+        _convert(source, converted, quantization)
+        for item in converted.iterdir():
+            item.rename(staging / item.name)
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(staging))
+        exported = {
+            **description,
+            "backend": "ct2",
+            "quantization": quantization,
+            "source_run": str(run.resolve()),
+            "ctranslate2": ctranslate2.__version__,
+            "generation": _unasked(source),
+            "adapter": False,  # merged: the export holds plain weights
+            "merged": None,
+        }
+        for path in staging.iterdir():
+            os.chmod(path, 0o600)  # the weights learnt the chats: the owner's alone
+        # twinchat.json comes last: its presence means the export is complete
+        write_private(staging / "twinchat.json", json.dumps(exported, ensure_ascii=False, indent=2))
+    return out
+
+
+def _check_quantization(quantization: str, family: str) -> None:
+    if quantization not in QUANTIZATIONS:
+        raise TwinchatError(
+            f"unknown quantization '{quantization}'; choose {', '.join(QUANTIZATIONS)}"
+        )
+    if family == SEQ2SEQ and quantization in _OVERFLOWS_T5:
+        raise TwinchatError(
+            f"{quantization} is refused for T5 (seq2seq) models: T5 overflows in float16 and "
+            f"writes NaN; use bfloat16 or int8_bfloat16 on a GPU, int8 on a CPU"
+        )
+
+
+def _unasked(source: Path) -> dict[str, Any]:
+    """What transformers' `generate` applies to this model without being told: its generation
+    config's top-k (the library's default, 50, when it has none) and repetition penalty. The
+    ct2 backend applies them too, so both backends draw from the same distribution."""
+    from transformers import GenerationConfig
+
+    try:
+        config = GenerationConfig.from_pretrained(str(source))
+    except OSError:  # no generation_config.json
+        config = GenerationConfig()
+    top_k = config.top_k if config.top_k is not None else 50
+    return {"top_k": top_k, "repetition_penalty": config.repetition_penalty or 1.0}
+
+
+def _plain_weights(run: Path, description: dict[str, Any], scratch: Path) -> Path:
+    """A folder of plain transformers weights and tokenizer: the run's merged folder, the run
+    itself, or its LoRA adapter merged into the base and saved to `scratch`."""
+    if description.get("merged"):
+        return run / description["merged"]
+    if not description.get("adapter"):
+        return run
+    from transformers import AutoTokenizer
+
+    from twinchat.backends.hf import load_weights
+
+    merged = load_weights(run, description["format"]["family"], adapter=True)
+    merged.save_pretrained(str(scratch))
+    AutoTokenizer.from_pretrained(str(run)).save_pretrained(str(scratch))
+    return scratch
+
+
+def _convert(source: Path, out: Path, quantization: str) -> None:
+    from ctranslate2.converters import TransformersConverter
+    from ctranslate2.specs import model_spec
+    from transformers import AutoConfig
+
+    class Converter(TransformersConverter):
+        """The transformers converter, with T5's output scale read as transformers 5 keeps it.
+
+        transformers 5 always sets T5's `tie_word_embeddings` and moved the old meaning of
+        `False` (T5 v1.1, FLAN-T5: no scaling of the decoder output) to `scale_decoder_outputs`
+        (transformers PR #42815); CTranslate2 4.8 still reads the first, and so scales the
+        logits of every FLAN-T5 by d_model^-0.5.
+        """
+
+        def _load(self) -> Any:
+            spec = super()._load()
+            config = AutoConfig.from_pretrained(str(source))
+            scaled = getattr(config, "scale_decoder_outputs", None)
+            if config.is_encoder_decoder and scaled is not None:
+                spec.decoder.scale_outputs = config.d_model**-0.5 if scaled else model_spec.OPTIONAL
+            return spec
+
+    try:
+        Converter(str(source)).convert(str(out), quantization=quantization)
+    except (ValueError, NotImplementedError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TwinchatError(f"CTranslate2 cannot convert {source}: {reason[:300]}") from None

@@ -1,0 +1,254 @@
+"""CTranslate2 exports of tiny trained runs suggest what the transformers model suggests: the
+same greedy candidates and scores in float32, valid ones in int8; `--as` and a mid-word
+`--prefix` hold for every candidate; LoRA is merged; the export folder is checked and private.
+
+    pytest tests/test_ct2.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("ctranslate2")
+
+from conftest import HIKE
+from tiny_models import make_tiny_llama, make_tiny_t5
+
+from twinchat import TwinchatError
+from twinchat.example import Turn
+from twinchat.export import export_run
+from twinchat.suggest import Suggester
+from twinchat.training import TrainConfig, train
+
+CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
+REPLY = "perfect, see you there"
+
+
+class _Family:
+    """A tiny run that knows the chat by heart (conftest's, shared by the session), and its
+    exports, each made once."""
+
+    def __init__(self, run: Path, exports: Path):
+        self.run = run
+        self.root = exports
+        self.hf = Suggester.load(run)
+        self._exports: dict[str, Suggester] = {}
+
+    def ct2(self, quantization: str) -> Suggester:
+        if quantization not in self._exports:
+            out = export_run(self.run, self.root / quantization, quantization=quantization)
+            self._exports[quantization] = Suggester.load(out)
+        return self._exports[quantization]
+
+
+@pytest.fixture(scope="module")
+def families(hike_llama_run, hike_t5_run, tmp_path_factory) -> dict[str, _Family]:
+    return {
+        "llama": _Family(hike_llama_run, tmp_path_factory.mktemp("llama-exports")),
+        "t5": _Family(hike_t5_run, tmp_path_factory.mktemp("t5-exports")),
+    }
+
+
+@pytest.fixture(params=["llama", "t5"])
+def family(request, families) -> _Family:
+    return families[request.param]
+
+
+def test_the_backend_follows_the_folder(family):
+    assert family.hf.backend.name == "hf"
+    exported = family.ct2("float32")
+    assert exported.backend.name == "ct2"
+    assert exported.speakers == family.hf.speakers
+    assert exported.format == family.hf.format
+
+
+@pytest.mark.parametrize("typed", ["", "perfect, se", "ok so"])
+def test_float32_greedy_tokens_and_scores_match_transformers(family, typed):
+    """One beam, with and without a healed tail: the same token ids, and the same scores."""
+    hf, ct2 = family.hf, family.ct2("float32")
+    prompt = hf._prompt(CONTEXT, hf.format.reply_prefix("Sam", typed), typed)
+    assert ct2._prompt(CONTEXT, ct2.format.reply_prefix("Sam", typed), typed) == prompt
+    settings = replace(hf.sampling, max_new_tokens=12)
+    expected = hf.backend.generate(prompt, 1, True, settings, hf.speller())
+    assert expected and ct2.backend.generate(prompt, 1, True, settings, ct2.speller()) == expected
+    assert ct2.backend.score(prompt, expected) == pytest.approx(
+        hf.backend.score(prompt, expected), abs=1e-4
+    )
+
+
+@pytest.mark.parametrize("as_", ["Sam", None])
+def test_float32_beams_find_the_same_best_candidate(family, as_):
+    """The same best candidate, and the same score for every candidate both find (the two
+    beam searches normalise lengths differently, so their other finished beams may differ)."""
+    beams = {c.text: c.score for c in family.hf.suggest(CONTEXT, as_=as_, n=3, greedy=True)}
+    found = family.ct2("float32").suggest(CONTEXT, as_=as_, n=3, greedy=True)
+    assert found[0].text == next(iter(beams))
+    assert REPLY in beams and REPLY in [c.text for c in found]
+    shared = [c for c in found if c.text in beams]
+    assert [c.score for c in shared] == pytest.approx([beams[c.text] for c in shared], abs=1e-4)
+
+
+@pytest.mark.parametrize("typed", ["perfect, se", "perfect", "p", "perfect, see you ", "ok so"])
+def test_complete_matches_transformers(family, typed):
+    """Typeahead, mid-word included: greedy, one token at a time, the typed tail healed."""
+    expected = family.hf.complete(CONTEXT, "Sam", typed, max_new_tokens=8)
+    assert family.ct2("float32").complete(CONTEXT, "Sam", typed, max_new_tokens=8) == expected
+
+
+def test_a_mid_word_prefix_is_healed_into_the_known_word(family):
+    for quantization in ("float32", "int8"):
+        found = family.ct2(quantization).suggest(
+            CONTEXT, as_="Sam", prefix="perfect, se", n=2, greedy=True
+        )
+        assert REPLY in [c.text for c in found], quantization
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+@pytest.mark.parametrize("typed", ["perfect, se", "p", "perfect, see you ", "ok so"])
+def test_every_sampled_candidate_continues_the_typed_text(family, quantization, typed):
+    suggester = family.ct2(quantization)
+    candidates = suggester.suggest(CONTEXT, as_="Sam", prefix=typed, n=4, seed=2, temperature=1.5)
+    assert candidates
+    assert all(c.text.startswith(typed.strip()) and c.speaker == "Sam" for c in candidates)
+
+
+def test_sampling_draws_as_transformers_does(families):
+    """The same distribution (top-k 50, temperature, top-p): close mean scores over many draws."""
+    hf, ct2 = families["llama"].hf, families["llama"].ct2("float32")
+    for typed in ("", "perfect, see yo"):
+        prompt = hf._prompt(CONTEXT, hf.format.reply_prefix("Sam", typed), typed)
+        settings = replace(hf.sampling, max_new_tokens=12, temperature=1.0, top_p=1.0)
+        hf.backend.seed(0)
+        ct2.backend.seed(0)
+        drawn = hf.backend.generate(prompt, 150, False, settings, hf.speller())
+        also = ct2.backend.generate(prompt, 150, False, settings, ct2.speller())
+        means = [sum(hf.backend.score(prompt, s)) / len(s) for s in (drawn, also)]
+        assert means[1] == pytest.approx(means[0], abs=0.25), typed
+
+
+@pytest.mark.parametrize("backend", ["hf", "ct2"])
+def test_a_tail_no_token_spells_is_left_as_typed(families, backend):
+    """In a byte-level vocabulary é is two byte pieces whose texts are not characters: healing
+    steps back rather than constrain generation to nothing."""
+    family = families["llama"]
+    suggester = family.hf if backend == "hf" else family.ct2("float32")
+    assert suggester.speller().allowed("é") == []
+    assert suggester.speller().allowed(" xq")  # pieces that together spell it
+    for typed in ("café", "perfect, xq"):
+        candidates = suggester.suggest(CONTEXT, as_="Sam", prefix=typed, n=2, seed=0)
+        assert all(c.text.startswith(typed) for c in candidates)
+
+
+def test_int8_candidates_are_valid_and_ranked(family):
+    suggester = family.ct2("int8")
+    assert suggester.suggest(CONTEXT, as_="Sam", n=3, greedy=True)
+    for name in ("Sam", "Ana"):
+        candidates = suggester.suggest(CONTEXT, as_=name, n=4, seed=1, temperature=1.5)
+        assert candidates and all(c.speaker == name for c in candidates)
+        scores = [c.score for c in candidates]
+        assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+        keys = [" ".join(c.text.casefold().split()) for c in candidates]
+        assert len(keys) == len(set(keys))
+
+
+def test_reply_loss_matches_transformers(family):
+    context = [Turn("Ana", "great, I'll bring snacks")]
+    expected = family.hf.reply_loss(context, "Sam", REPLY)
+    nll, tokens = family.ct2("float32").reply_loss(context, "Sam", REPLY)
+    assert tokens == expected[1] and nll == pytest.approx(expected[0], rel=1e-4, abs=1e-4)
+
+
+def test_a_causal_model_exports_in_float16_and_runs_on_the_cpu(families):
+    """Stored in float16, computed in float32 where the device has no float16."""
+    found = families["llama"].ct2("float16").suggest(CONTEXT, as_="Sam", n=2, greedy=True)
+    assert REPLY in [c.text for c in found]
+
+
+@pytest.mark.parametrize("quantization", ["float16", "int8_float16"])
+def test_float16_is_refused_for_t5_with_the_reason(families, tmp_path, quantization):
+    with pytest.raises(TwinchatError, match="T5 overflows in float16") as caught:
+        export_run(families["t5"].run, tmp_path / "out", quantization=quantization)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_export_is_private_and_describes_itself(families):
+    family = families["llama"]
+    family.ct2("int8")
+    out = family.root / "int8"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in out.iterdir())
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # nothing left over
+    description = json.loads((out / "twinchat.json").read_text())
+    assert description["backend"] == "ct2" and description["quantization"] == "int8"
+    assert description["generation"] == {"top_k": 50, "repetition_penalty": 1.0}
+    assert description["source_run"] == str(family.run.resolve())
+    assert (
+        description["speakers"]
+        == json.loads((family.run / "twinchat.json").read_text())["speakers"]
+    )
+    assert (out / "model.bin").is_file() and (out / "tokenizer.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["llama", "t5"])
+def test_lora_runs_are_merged_on_export(hike_data, tmp_path, name):
+    """The adapter alone (no merged/ folder): the export scores as the adapter does."""
+    run = tmp_path / "lora"
+    model = {"llama": make_tiny_llama, "t5": make_tiny_t5}[name](tmp_path / "model")
+    config = TrainConfig(
+        model=str(model), lora=True, max_steps=4, batch_size=8, lr=1e-2, eval_every=1000,
+        patience=0,
+    )  # fmt: skip
+    train(hike_data, run, config)
+    adapter = Suggester.load(run)
+    exported = Suggester.load(export_run(run, tmp_path / "out", quantization="float32"))
+    description = json.loads((tmp_path / "out" / "twinchat.json").read_text())
+    assert description["adapter"] is False and description["merged"] is None
+    context = [Turn("Ana", "great, I'll bring snacks")]
+    expected = adapter.reply_loss(context, "Sam", REPLY)
+    assert exported.reply_loss(context, "Sam", REPLY) == pytest.approx(expected, rel=1e-4)
+
+
+def test_errors_are_one_line_and_name_the_fix(families, tmp_path):
+    run = families["llama"].run
+    with pytest.raises(TwinchatError, match="does not exist"):
+        export_run(tmp_path / "nowhere", tmp_path / "out")
+    (tmp_path / "unfinished").mkdir()
+    with pytest.raises(TwinchatError, match="not a finished twinchat run.*--resume"):
+        export_run(tmp_path / "unfinished", tmp_path / "out")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(TwinchatError, match="not empty; choose another or add --force"):
+        export_run(run, tmp_path / "busy")
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+    with pytest.raises(TwinchatError, match="unknown quantization 'int4'"):
+        export_run(run, tmp_path / "out", quantization="int4")
+    with pytest.raises(TwinchatError, match="cannot export to 'onnx'"):
+        export_run(run, tmp_path / "out", to="onnx")
+    with pytest.raises(TwinchatError, match="export them for ct2 first: twinchat export"):
+        Suggester.load(run, backend="ct2")
+    exported = families["llama"].root / "float32"
+    families["llama"].ct2("float32")
+    with pytest.raises(TwinchatError, match="is a CTranslate2 export; load it with --backend ct2"):
+        Suggester.load(exported, backend="hf")
+    with pytest.raises(TwinchatError, match="already a ct2 export"):
+        export_run(exported, tmp_path / "again")
+    with pytest.raises(TwinchatError, match="unknown backend 'onnx'"):
+        Suggester.load(run, backend="onnx")
+
+
+def test_force_replaces_an_earlier_export(families, tmp_path):
+    run = families["llama"].run
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    export_run(run, out, quantization="int8", force=True)
+    assert not (out / "old.txt").exists()
+    assert Suggester.load(out).suggest(CONTEXT, as_="Sam", n=1, greedy=True)
