@@ -130,7 +130,7 @@ WRITTEN = (
 
 def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, capsys):
     """A tiny byte-level model that learnt one reply by heart writes it back exactly, in
-    Python and in `twinchat suggest --json`."""
+    Python (hf and ct2 backends) and in `twinchat suggest --json`."""
     from twinchat.cli import main
     from twinchat.example import Turn
     from twinchat.suggest import Suggester
@@ -150,6 +150,13 @@ def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, caps
         [Turn("Ana", "what's the plan?")], as_="Sam", n=1, greedy=True, max_new_tokens=96
     )
     assert best[0].text == WRITTEN
+    from twinchat.export import export_run
+
+    fast = export_run(tmp_path / "run", tmp_path / "ct2", quantization="float32")
+    again = Suggester.load(fast).suggest(
+        [Turn("Ana", "what's the plan?")], as_="Sam", n=1, greedy=True, max_new_tokens=96
+    )
+    assert again[0].text == WRITTEN  # the ct2 backend's decoding keeps every character too
     conversation_file = tmp_path / "chat.txt"
     conversation_file.write_text("Ana: what's the plan?\n", encoding="utf-8")
     args = ["suggest", str(tmp_path / "run"), "--as", "Sam", "-n", "1", "--greedy", "--json"]
