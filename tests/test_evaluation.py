@@ -13,8 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from test_suggest import CONTEXT, _memorized, data  # noqa: F401  (the fixture is used by name)
-from tiny_models import make_tiny_llama
+from test_suggest import CONTEXT
 from typer.testing import CliRunner
 
 from twinchat.baselines import Frequent, Retrieval
@@ -25,10 +24,14 @@ from twinchat.example import Example, Turn
 
 
 @pytest.fixture(scope="module")
-def run(data, tmp_path_factory) -> Path:  # noqa: F811
-    root = tmp_path_factory.mktemp("evalrun")
-    _memorized(data, make_tiny_llama(root / "model"), root / "run")
-    return root / "run"
+def run(hike_llama_run) -> Path:
+    """A tiny Llama that knows the little chat by heart (conftest)."""
+    return hike_llama_run
+
+
+@pytest.fixture(scope="module")
+def data(hike_data) -> Path:
+    return hike_data
 
 
 def _example(speaker: str, text: str, *context: tuple[str, str]) -> Example:
@@ -83,7 +86,7 @@ def test_a_typeahead_suggestion_stays_while_it_is_typed():
     assert Model.calls == 2
 
 
-def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):  # noqa: F811
+def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):
     out = tmp_path / "report"
     options = EvalOptions(samples=4, candidates=3, typeahead=2)
     metrics = evaluate(run, data, out, options)
@@ -106,7 +109,7 @@ def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):  
     assert all(html.escape(record["text"]) in page for record in held[::2])  # spread: every other
 
 
-def test_eval_measures_replies_by_people_the_run_never_saw(run, data, tmp_path):  # noqa: F811
+def test_eval_measures_replies_by_people_the_run_never_saw(run, data, tmp_path):
     """A time split holds out the latest sessions, where new people often speak."""
     moved = tmp_path / "data"
     moved.mkdir()
@@ -124,7 +127,7 @@ def test_eval_measures_replies_by_people_the_run_never_saw(run, data, tmp_path):
     assert "2 of 2" in page
 
 
-def test_eval_errors_name_the_fix(run, data, tmp_path):  # noqa: F811
+def test_eval_errors_name_the_fix(run, data, tmp_path):
     with pytest.raises(TwinchatError, match="give base, retrieval, frequent or a run folder"):
         evaluate(run, data, tmp_path / "r", EvalOptions(compare=["gpt-9"], samples=1))
     with pytest.raises(TwinchatError, match="validation.jsonl is missing or empty"):

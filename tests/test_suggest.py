@@ -3,64 +3,29 @@ prefixes included), the typed text is healed, curation drops what it should."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from conftest import conversation
+from conftest import HIKE
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import make_tiny_llama, make_tiny_t5
-
-from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat import TwinchatError
 from twinchat.example import Turn
 from twinchat.suggest import Suggester, _acceptable, _next_turn
-from twinchat.training import TrainConfig, train
 
-LINES = [
-    ("Ana", "hi sam, are we still on for the hike?", 0),
-    ("Sam", "yes! saturday at 8", 40),
-    ("Ana", "great, I'll bring snacks", 30),
-    ("Sam", "perfect, see you there", 50),
-]
-CONTEXT = [Turn(s, t) for s, t, _ in LINES[:3]]
+CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    turns = []
-    for _ in range(16):
-        turns += LINES
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
-    return root / "ds"
-
-
-def _memorized(data: Path, model: Path, run: Path) -> Suggester:
-    """A tiny model trained until it knows the little chat by heart."""
-    config = TrainConfig(
-        model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0
-    )
-    train(data, run, config)
-    return Suggester.load(run)
+def llama(hike_llama_run) -> Suggester:
+    """A tiny Llama that knows the little chat by heart (conftest)."""
+    return Suggester.load(hike_llama_run)
 
 
 @pytest.fixture(scope="module")
-def llama(data, tmp_path_factory) -> Suggester:
-    root = tmp_path_factory.mktemp("llama")
-    return _memorized(data, make_tiny_llama(root / "model"), root / "run")
-
-
-@pytest.fixture(scope="module")
-def t5(data, tmp_path_factory) -> Suggester:
-    root = tmp_path_factory.mktemp("t5")
-    return _memorized(data, make_tiny_t5(root / "model"), root / "run")
+def t5(hike_t5_run) -> Suggester:
+    """A tiny T5 that knows the little chat by heart (conftest)."""
+    return Suggester.load(hike_t5_run)
 
 
 @pytest.fixture(params=["llama", "t5"])

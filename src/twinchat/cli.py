@@ -316,11 +316,9 @@ def suggest(
     import json
 
     from twinchat.conversation import read_conversation
-    from twinchat.errors import TwinchatError
-    from twinchat.suggest import Suggester
+    from twinchat.suggest import Suggester, read_description
 
-    if not (run / "twinchat.json").is_file():
-        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
+    read_description(run)  # before reading stdin: a wrong folder fails at once
     messages = read_conversation(input_)
     overrides = {"temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
     suggester = Suggester.load(run, backend=backend)
@@ -398,6 +396,7 @@ def serve(
     the schema is at /openapi.json. Open http://HOST:PORT/#token=TOKEN to pass the page the token.
     """
     from twinchat.errors import TwinchatError
+    from twinchat.suggest import read_description
 
     if token is not None and token_env is not None:
         raise typer.BadParameter("give --token or --token-env, not both", param_hint="--token-env")
@@ -405,8 +404,7 @@ def serve(
         token = os.environ.get(token_env)
         if not token:
             raise TwinchatError(f"${token_env} is empty or not set; export the token in it first")
-    if not (run / "twinchat.json").is_file():
-        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
+    read_description(run)
     try:
         from twinchat.server import serve as serve_run
     except ImportError as error:
@@ -452,9 +450,9 @@ def bot(
     environment, never from the command line.
     """
     from twinchat.errors import TwinchatError
+    from twinchat.suggest import read_description
 
-    if not (run / "twinchat.json").is_file():
-        raise TwinchatError(f"{run} is not a finished twinchat run (no twinchat.json)")
+    read_description(run)
     try:
         from twinchat.bot import bot_token, run_bot
     except ImportError as error:
