@@ -7,7 +7,10 @@ gated-GELU, untied embeddings); `make_tiny_llama` like SmolLM2 (byte-level BPE, 
 
 from __future__ import annotations
 
+import math
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 NAMES = ["Ana", "Sam", "Jo", "Kim", "Lee"]
@@ -78,22 +81,18 @@ def chat_texts(count: int = 400, seed: int = 0) -> list[str]:
 
 
 def make_tiny_t5(folder: Path, texts: list[str] | None = None) -> Path:
-    """A FLAN-T5-shaped model (d_model 32, 2+2 layers) and a unigram tokenizer without "\\n"."""
+    """A FLAN-T5-shaped model (d_model 32, 2+2 layers) and a unigram tokenizer without "\\n"
+    (the same one on every run)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import UnigramTrainer
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
 
-    tokenizer = Tokenizer(models.Unigram())
+    tokenizer = Tokenizer(models.Unigram(_unigram_vocab(texts or chat_texts()), unk_id=2))
     tokenizer.normalizer = normalizers.Sequence(
         [normalizers.NFKC(), normalizers.Replace("\n", " "), normalizers.Replace("  ", " ")]
     )
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(
-        vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
-    )
-    tokenizer.train_from_iterator(texts or chat_texts(), trainer)
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
     )
@@ -110,6 +109,26 @@ def make_tiny_t5(folder: Path, texts: list[str] | None = None) -> Path:
     T5ForConditionalGeneration(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return Path(folder)
+
+
+def _unigram_vocab(texts: list[str]) -> list[tuple[str, float]]:
+    """Pieces and log-frequency scores counted from `texts`: every word after "▁" and its
+    prefixes (so a half-typed word has pieces of its own), punctuation, every character.
+
+    Counted rather than trained: tokenizers' UnigramTrainer gives a different vocabulary on
+    each run, and with it a different memorized model."""
+    counts: Counter[str] = Counter()
+    for line in texts:
+        for word in line.split():
+            first, *rest = re.findall(r"[\w']+|[^\w\s]+", word)
+            piece = "\u2581" + first
+            counts.update(piece[:end] for end in range(1, len(piece) + 1))
+            counts.update(rest)
+            counts.update(word)
+    total = sum(counts.values())
+    pieces = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    special = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    return special + [(piece, math.log(count / total)) for piece, count in pieces]
 
 
 def make_tiny_llama(folder: Path, texts: list[str] | None = None) -> Path:
