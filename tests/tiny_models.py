@@ -1,4 +1,4 @@
-"""Tiny models built from a config, with tokenizers trained here on chat-like text, saved to a
+"""Tiny models built from a config, with tokenizers built here from chat-like text, saved to a
 folder: tests load them through the same `from_pretrained` code as real models.
 
 `make_tiny_t5` behaves like FLAN-T5 (SentencePiece unigram, no newline in the vocabulary,
