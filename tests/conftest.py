@@ -1,9 +1,15 @@
-"""Shared helpers: paths of the fixtures and a writer of small Telegram exports."""
+"""Shared helpers: paths of the fixtures, a writer of small Telegram exports, the memorized
+tiny runs, and an app served by uvicorn."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +114,23 @@ def hike_t5_run(hike_data, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("hike-t5")
     return memorize(hike_data, make_tiny_t5(root / "model"), root / "run")
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """uvicorn on a free loopback port, in a thread, as `twinchat serve` runs it; its base URL."""
+    import uvicorn
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HIKE
+from conftest import HIKE, serving
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -347,22 +346,10 @@ def browser(tmp_path):
 
 @pytest.fixture
 def server(suggester):
-    """uvicorn on a free loopback port, in a thread, as `twinchat serve --token` runs it."""
-    import uvicorn
-
+    """The app served as `twinchat serve --token` serves it, its model calls watched."""
     watched = Watched(suggester)
-    app = create_app(watched, token=TOKEN, allowed_hosts=LOOPBACK_NAMES)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", watched
-    server.should_exit = True
-    thread.join(10)
-    listener.close()
+    with serving(create_app(watched, token=TOKEN, allowed_hosts=LOOPBACK_NAMES)) as url:
+        yield url, watched
 
 
 def test_the_page_completes_a_reply_as_it_is_typed(browser, server):

@@ -5,7 +5,9 @@
 
 Routes: `POST /v1/suggest` (ranked candidates), `POST /v1/complete` (the greedy rest of a reply
 being typed, for typeahead), `GET /v1/speakers`, `GET /health`, the OpenAPI schema at
-`/openapi.json`, and the page at `/`.
+`/openapi.json`, and the page at `/`. For OpenAI clients (`twinchat.openai_api`):
+`GET /v1/models` (a model a speaker, `twinchat/<name>`), `GET /v1/models/{id}` and
+`POST /v1/chat/completions` (streamed or not), refusing in OpenAI's error shape.
 
 The model is one PyTorch module, not thread-safe: every call takes one lock in a worker thread,
 so the event loop keeps answering while a call runs. A request whose client has gone by its turn
@@ -28,7 +30,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -36,14 +38,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from anyio import from_thread
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from twinchat import __version__
+from twinchat import __version__, openai_api
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 
@@ -174,6 +178,8 @@ def create_app(
         allowed_hosts=allowed_hosts,
     )
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(openai_api.APIError, _api_error)
 
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem, "description": text}
@@ -183,12 +189,9 @@ def create_app(
             (422, "Invalid request, too many messages, too long a text, or an unknown speaker."),
         ]
     }
-    v1 = APIRouter(
-        prefix="/v1",
-        responses=problems,
-        # Enforced by _Guard before the body is read; declared here so the schema shows it.
-        dependencies=[Security(HTTPBearer(auto_error=False))] if token is not None else [],
-    )
+    # Enforced by _Guard before the body is read; declared here so the schema shows it.
+    bearer = [Security(HTTPBearer(auto_error=False))] if token is not None else []
+    v1 = APIRouter(prefix="/v1", responses=problems, dependencies=bearer)
 
     @v1.post("/suggest", response_model=SuggestResponse)
     async def suggest(body: SuggestRequest, request: Request) -> SuggestResponse:
@@ -228,6 +231,7 @@ def create_app(
         return Speakers(speakers=list(suggester.speakers))
 
     app.include_router(v1)
+    app.include_router(_openai_routes(suggester, model, limits, bearer, max_body_bytes))
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:
@@ -241,6 +245,74 @@ def create_app(
         return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
     return app
+
+
+def _openai_routes(
+    suggester: Suggester, model: _Model, limits: _Limits, bearer: list[Any], max_body_bytes: int
+) -> APIRouter:
+    """`/v1/models` and `/v1/chat/completions`, for OpenAI clients (`twinchat.openai_api`)."""
+    problems: dict[int | str, dict[str, Any]] = {
+        code: {"model": openai_api.ErrorResponse, "description": text}
+        for code, text in [
+            (400, "Invalid request, too many messages or too long a text."),
+            (401, "Missing or wrong API key (the bearer token)."),
+            (404, "No such model: GET /v1/models lists them."),
+            (413, f"Body above {max_body_bytes} bytes."),
+        ]
+    }
+    router = APIRouter(prefix="/v1", tags=["OpenAI"], responses=problems, dependencies=bearer)
+    listed = openai_api.model_list(suggester.speakers, created=int(time.time()))
+
+    @router.get("/models", response_model=openai_api.ModelList)
+    async def models() -> openai_api.ModelList:
+        """A model for each speaker the run learnt: `twinchat/<name>`."""
+        return listed
+
+    @router.get("/models/{model_id:path}", response_model=openai_api.ModelCard)
+    async def one_model(model_id: str) -> openai_api.ModelCard:
+        speaker = openai_api.speaker_of(model_id, suggester.speakers)
+        return listed.data[suggester.speakers.index(speaker)]
+
+    @router.post(
+        "/chat/completions",
+        response_model=openai_api.ChatCompletion,
+        responses={200: {"content": {"text/event-stream": {}},
+                         "description": "JSON, or with stream: chunks as server-sent events."}},
+    )  # fmt: skip
+    async def chat_completions(
+        body: openai_api.ChatCompletionRequest, request: Request
+    ) -> openai_api.ChatCompletion | Response:
+        """The next message of the chat, written as the model's speaker."""
+        speaker = openai_api.speaker_of(body.model, suggester.speakers)
+        if body.n > MAX_N:
+            raise openai_api.APIError(400, f"n is {body.n}; at most {MAX_N} are allowed", "n")
+        indexed = openai_api.conversation(
+            body.messages, speaker, suggester.speakers, MAX_SENDER_CHARS
+        )
+        limits.check(
+            len(body.messages), {f"messages.{i}.content": t.text for i, t in indexed.items()}
+        )
+        turns = list(indexed.values())
+        limit = min(body.token_limit or suggester.sampling.max_new_tokens, MAX_NEW_TOKENS)
+
+        def call() -> tuple[list[openai_api.Reply], int]:
+            generate = limit + openai_api.LOOKAHEAD_TOKENS
+            candidates = suggester.suggest(
+                turns, as_=speaker, n=body.n, max_new_tokens=generate, **body.sampling()
+            )
+            texts = [c.text for c in candidates]
+            replies = openai_api.replies(suggester.tokenizer, texts, limit, body.stop or [])
+            return replies, openai_api.prompt_tokens(suggester, turns, speaker)
+
+        (replies, prompt), _ = await model.run(request, "chat/completions", turns, call)
+        done = openai_api.completion(body.model, replies, prompt)
+        if not body.stream:
+            return done
+        usage = body.stream_options is not None and body.stream_options.include_usage
+        events = openai_api.events(done, replies, include_usage=usage)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    return router
 
 
 def serve(
@@ -317,19 +389,26 @@ class _Limits:
         Raises:
             HTTPException: 422 naming the first message or text over a limit.
         """
-        if len(messages) > self.max_messages:
-            raise HTTPException(
-                422, f"{len(messages)} messages is too many: send at most {self.max_messages}, "
-                "the newest",
-            )  # fmt: skip
         named = {f"messages.{i}.text": m.text for i, m in enumerate(messages)} | texts
+        self.check(len(messages), named)
+        return [Turn(m.sender, m.text) for m in messages]
+
+    def check(self, count: int, named: dict[str, str]) -> None:
+        """Refuse more than `max_messages` messages, or a text above `max_text_chars`.
+
+        Raises:
+            HTTPException: 422 naming the first message or text over a limit.
+        """
+        if count > self.max_messages:
+            raise HTTPException(
+                422, f"{count} messages is too many: send at most {self.max_messages}, the newest"
+            )
         for name, text in named.items():
             if len(text) > self.max_text_chars:
                 raise HTTPException(
                     422, f"{name} has {len(text)} characters; at most {self.max_text_chars} "
                     "are allowed",
                 )  # fmt: skip
-        return [Turn(m.sender, m.text) for m in messages]
 
 
 # --- the model behind one lock ---------------------------------------------------------------
@@ -411,8 +490,8 @@ class _Guard:
             return
         if path.startswith("/v1") and not self._authorized(headers.get(b"authorization")):
             await _refuse(
-                send, 401, "a bearer token is needed: send 'Authorization: Bearer TOKEN' with "
-                "the token given to twinchat serve", path,
+                send, 401, "a bearer token is needed: send 'Authorization: Bearer TOKEN' (an "
+                "OpenAI client's api_key) with the token given to twinchat serve", path,
                 {"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
             return
@@ -485,7 +564,7 @@ async def _refuse(
     send: Send, code: int, detail: str, path: str, headers: dict[str, str] | None = None
 ) -> None:
     log.info("%s: refused with %d", path, code)
-    response = JSONResponse({"detail": detail}, status_code=code, headers=headers)
+    response = _problem(path, code, detail, headers=headers)
 
     async def nothing() -> Message:
         return {"type": "http.disconnect"}
@@ -505,17 +584,49 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
     """Validation errors as one line (`n: Input should be ...`), like every other refusal here;
     the offending values are not echoed, they may be chat text."""
     assert isinstance(error, RequestValidationError)
-    lines = []
+    lines, places = [], []
     for problem in error.errors()[:5]:
         where = ".".join(str(part) for part in problem["loc"][1:])
+        message = problem["msg"].removeprefix("Value error, ")  # our validators' own lines
+        places.append(where or None)
         if problem["type"] == "json_invalid":
             lines.append(f"the body is not valid JSON: {problem.get('ctx', {}).get('error', '')}")
-        elif problem["loc"] == ("body",):
+        elif problem["loc"] == ("body",) and problem["type"] != "value_error":
             # No body, or one sent without `Content-Type: application/json` (read as bytes).
             lines.append("send a JSON object, with Content-Type: application/json")
         else:
-            lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
-    return JSONResponse({"detail": "; ".join(lines)}, status_code=422)
+            lines.append(f"{where}: {message}" if where else message)
+    return _problem(request.url.path, 422, "; ".join(lines), param=places[0] if places else None)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Refusals raised in the routes; the OpenAI routes give them in OpenAI's shape."""
+    assert isinstance(error, StarletteHTTPException)
+    if not openai_api.is_openai_path(request.url.path):
+        return await http_exception_handler(request, error)
+    return _problem(request.url.path, error.status_code, str(error.detail), headers=error.headers)
+
+
+async def _api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, openai_api.APIError)
+    body = openai_api.error_body(error.status, error.message, error.param, error.code)
+    return JSONResponse(body, status_code=error.status)
+
+
+def _problem(
+    path: str,
+    code: int,
+    detail: str,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """`{"detail": ...}`, or on the OpenAI routes OpenAI's error, where an invalid request is
+    400 (its clients raise BadRequestError) rather than 422."""
+    if not openai_api.is_openai_path(path):
+        return JSONResponse({"detail": detail}, status_code=code, headers=headers)
+    code = 400 if code == 422 else code
+    body = openai_api.error_body(code, detail, param)
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 # --- the page --------------------------------------------------------------------------------
