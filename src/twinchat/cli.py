@@ -341,6 +341,92 @@ def suggest(
 
 
 @app.command()
+def chat(
+    run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
+    me: Annotated[
+        str, typer.Option(help="Who you write as: a person of the run, or a newcomer.")
+    ] = "Me",
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Who answers (repeatable; default: the 8 people who wrote most, but you).",
+        ),
+    ] = None,
+    context: Annotated[
+        Path | None,
+        typer.Option(
+            help="Conversation to start from: Name: text lines, a Telegram paste, or JSON."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="The dataset the run was trained on: start from one of its held-out sessions."
+        ),
+    ] = None,
+    turns: Annotated[int, typer.Option(help="Most replies after each of your messages.")] = 3,
+    simulate: Annotated[
+        int | None,
+        typer.Option(
+            help="No input: the clones talk among themselves for N messages, from --context or "
+            "a held-out session of --data."
+        ),
+    ] = None,
+    greedy: Annotated[
+        bool, typer.Option(help="The likeliest speaker and reply each time: the same chat.")
+    ] = False,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default: the run's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable chat.")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="hf or ct2 (default: the folder's own).")
+    ] = None,
+) -> None:
+    """A group chat with the clones in the terminal: you write, the model decides who answers.
+
+    Commands: /as NAME (that person answers now), /undo (your last message and its replies),
+    /save FILE (a Telegram export, for twinchat prepare), /quit. From a pipe it reads one
+    message a line and prints each reply as `Name: text`.
+    """
+    from twinchat.errors import TwinchatError
+    from twinchat.suggest import read_description
+
+    for flag, value in (("--turns", turns), ("--simulate", simulate)):
+        if value is not None and value < 1:
+            raise TwinchatError(f"{flag} must be at least 1, not {value}")
+    if context is not None and data is not None:
+        raise TwinchatError("give --context or --data to start from, not both")
+    if simulate and context is None and data is None:
+        raise TwinchatError(
+            "--simulate needs a conversation to start from: give --context FILE, or --data "
+            "DATASET (the folder the run was trained on) for one of its held-out sessions"
+        )
+    read_description(run)  # before loading anything: a wrong folder fails at once
+    from twinchat.chat import GroupChat, held_out_session
+    from twinchat.conversation import read_conversation
+    from twinchat.suggest import Suggester
+    from twinchat.terminal import PlainScreen, RichScreen, converse, simulation
+
+    start = []
+    if context is not None:
+        start = read_conversation(context)
+    elif data is not None:
+        start = held_out_session(data, seed)
+    sampling = {"temperature": temperature} if temperature is not None else {}
+    suggester = Suggester.load(run, backend=backend)
+    group = GroupChat(suggester, me, with_, start, seed=seed, greedy=greedy, **sampling)
+    if simulate:
+        screen = RichScreen(out, me, group.members) if out.is_terminal else PlainScreen()
+        simulation(group, screen, simulate)
+    elif sys.stdin.isatty():
+        converse(group, RichScreen(out, me, group.members), turns)
+    else:
+        converse(group, PlainScreen(), turns)
+
+
+@app.command()
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the export to.")],

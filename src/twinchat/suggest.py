@@ -20,6 +20,7 @@ CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`); a folder names 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -235,6 +236,22 @@ class Suggester:
             return 0.0, 0
         (mean,) = self.backend.score(prompt, [rest])
         return -mean * len(rest), len(rest)
+
+    def next_speakers(self, messages: Sequence[Turn], among: Sequence[str]) -> dict[str, float]:
+        """The model's probability that each of `among` writes the next message: that of their
+        name and separator starting it, teacher-forced (one batched pass). What is left of 1 is
+        the chance that someone else does; normalize over `among` for a draw among them alone."""
+        names = list(dict.fromkeys(among))
+        heads = [
+            self.tokenizer(self.format.reply_prefix(name), add_special_tokens=False)["input_ids"]
+            for name in names
+        ]
+        means = self.backend.score(self._prompt(messages, "", ""), heads)
+        # score gives the mean per token: a name's probability is that of all its tokens
+        return {
+            name: math.exp(mean * len(ids))
+            for name, mean, ids in zip(names, means, heads, strict=True)
+        }
 
     def _check_speaker(self, name: str | None) -> None:
         if name is None or self.open_speakers or not self.speakers or name in self.speakers:
