@@ -95,6 +95,17 @@ def test_float32_beams_find_the_same_best_candidate(family, as_):
     assert [c.score for c in shared] == pytest.approx([beams[c.text] for c in shared], abs=1e-4)
 
 
+def test_an_empty_conversation_gets_an_opening_message(families):
+    """Nothing said yet: the T5 export once answered nothing (CTranslate2 skips an input of the
+    end token alone as empty)."""
+    t5 = families["t5"]
+    (expected, *_) = t5.hf.suggest([], as_="Ana", n=2, greedy=True)
+    (found, *_) = t5.ct2("float32").suggest([], as_="Ana", n=2, greedy=True)
+    assert found.text == expected.text
+    assert t5.ct2("float32").complete([], "Ana", "h") == t5.hf.complete([], "Ana", "h") != ""
+    assert families["llama"].ct2("float32").suggest([], as_="Ana", n=2, greedy=True)
+
+
 @pytest.mark.parametrize("typed", ["perfect, se", "perfect", "p", "perfect, see you ", "ok so"])
 def test_complete_matches_transformers(family, typed):
     """Typeahead, mid-word included: greedy, one token at a time, the typed tail healed."""

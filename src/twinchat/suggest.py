@@ -269,6 +269,10 @@ class Suggester:
         context = context[-self.max_source_tokens :]  # the oldest go first, as in training
         if causal and not context and self.tokenizer.bos_token_id is not None:
             context = [self.tokenizer.bos_token_id]
+        elif not causal and not context:
+            # No conversation yet (training always has one). CTranslate2 skips a T5 input of
+            # the end token alone as empty, so both backends read two.
+            context = [self.tokenizer.convert_tokens_to_ids(self.format.end)] * 2
         forced_ids = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
         kept, tail = self._heal(forced, forced_ids, typed) if typed else (forced_ids, "")
         return Prompt(context=context, forced=kept, forced_text=forced, tail=tail)
