@@ -65,6 +65,22 @@ def test_complete_gives_the_rest_of_the_typed_reply(suggester):
     assert suggester.complete(CONTEXT, "Sam", "perfect, see you there", max_new_tokens=4) == ""
 
 
+def test_typing_reuses_the_encoded_conversation(hike_t5_run):
+    """A seq2seq model encodes a conversation once while the reply is typed, with the same
+    completions as a model that encodes it at every call."""
+    suggester, fresh = Suggester.load(hike_t5_run), Suggester.load(hike_t5_run)
+    calls = []
+    suggester.model.get_encoder().register_forward_hook(lambda *_: calls.append(1))
+    typed = ["p", "perf", "perfect, se", "perfect, see y"]
+    shown = [suggester.complete(CONTEXT, "Sam", text) for text in typed]
+    assert len(calls) == 1
+    for text, completion in zip(typed, shown, strict=True):
+        fresh.backend._encoded = None
+        assert fresh.complete(CONTEXT, "Sam", text) == completion
+    suggester.complete(CONTEXT[:2], "Sam", "y")
+    assert len(calls) == 2  # a new conversation is encoded anew
+
+
 def test_candidates_are_distinct_and_ranked(suggester):
     candidates = suggester.suggest(CONTEXT, n=5, seed=3, temperature=2.0)
     keys = [" ".join(c.text.casefold().split()) for c in candidates]
