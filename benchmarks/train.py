@@ -36,7 +36,6 @@ each side's examples per second.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -46,12 +45,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from subjects import SHAPES, flan_t5_shaped, prepared
+
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {  # the published configs of google/flan-t5-*
-    "small": dict(d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_heads=6),
-    "base": dict(d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12),
-    "large": dict(d_model=1024, d_kv=64, d_ff=2816, num_layers=24, num_heads=16),
-}
 REFERENCE = {"batch_size": 4, "source": 512, "target": 100}
 REFERENCE_JOB = 30_500 * 5  # examples × epochs of the reference FLAN-T5-Large run
 IGNORE = -100
@@ -95,8 +91,8 @@ def main() -> None:
     logging.set_verbosity_error()
     work = options.workdir or Path(tempfile.mkdtemp(prefix="twinchat-bench-train-"))
     try:
-        data = _prepare(work)
-        model = _model(work / f"flan-t5-{options.shape}", options.shape, data)
+        data = prepared(work)
+        model = flan_t5_shaped(work / f"flan-t5-{options.shape}", options.shape, data)
         results = [
             _run_twinchat(work, data, model, options),
             _run_reference(work, data, model, options),
@@ -105,55 +101,6 @@ def main() -> None:
     finally:
         if options.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _prepare(work: Path) -> Path:
-    from twinchat.dataset import PrepareOptions, prepare
-
-    data = work / "data"
-    if not (data / "train.jsonl").exists():
-        prepare(["bundled:ubuntu-irc"], data, PrepareOptions(force=True))
-    return data
-
-
-def _model(folder: Path, shape: str, data: Path) -> Path:
-    """A randomly initialised FLAN-T5-shaped model and a unigram tokenizer trained on the chat."""
-    if (folder / "config.json").exists():
-        return folder
-    import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import UnigramTrainer
-    from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
-
-    texts = []
-    for line in (data / "messages.jsonl").open(encoding="utf-8"):
-        message = json.loads(line)
-        texts.append(f"{message['sender']}: {message['text']}")
-    tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.Sequence(  # like FLAN-T5: no newline in the vocabulary
-        [normalizers.NFKC(), normalizers.Replace("\n", " ")]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(
-        vocab_size=8000, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
-    )
-    tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", 1)]
-    )
-    fast = T5TokenizerFast(
-        tokenizer_object=tokenizer, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        extra_ids=0, model_max_length=512,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=32128, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
-        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, **SHAPES[shape],
-    )  # fmt: skip
-    T5ForConditionalGeneration(config).save_pretrained(folder)
-    fast.save_pretrained(folder)
-    return folder
 
 
 class Counter:
