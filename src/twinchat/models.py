@@ -6,6 +6,9 @@ from their config. Heavy libraries are imported inside the functions.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +82,30 @@ def load_model(spec: str, family: str, tokenizer: Any, dtype: Any = None) -> Any
 
     loader = AutoModelForSeq2SeqLM if family == SEQ2SEQ else AutoModelForCausalLM
     try:
-        model = loader.from_pretrained(locate(spec), dtype=dtype)
+        with quiet_loading():
+            model = loader.from_pretrained(locate(spec), dtype=dtype)
     except OSError as error:
         raise TwinchatError(_not_found(spec, error)) from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
     return model
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load weights without transformers' progress bar and the deprecation notices peft and
+    transformers print to each other: noise in a terminal chat or a command's output."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _not_found(spec: str, error: Exception) -> str:

@@ -126,7 +126,10 @@ def _command(chat: GroupChat, screen: Screen, line: str, turns: int) -> bool:
             _show(screen, replies, f"{argument} has nothing to say")
         elif command == "/undo":
             removed = chat.undo()
-            screen.note(f"removed {removed} messages" if removed else "nothing of yours to undo")
+            plural = "" if removed == 1 else "s"
+            screen.note(
+                f"removed {removed} message{plural}" if removed else "nothing of yours to undo"
+            )
         elif command == "/save" and argument:
             path = chat.save(argument)
             screen.note(

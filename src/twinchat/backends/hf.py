@@ -166,7 +166,10 @@ def load_weights(folder: Path, family: str, adapter: bool) -> Any:
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
         loader = AutoModelForSeq2SeqLM if family == SEQ2SEQ else AutoModelForCausalLM
-    model = loader.from_pretrained(str(folder))
-    # The adapter's extra matrices cost every generated token; merged in memory, the model gives
-    # the same outputs at the base model's speed.
-    return model.merge_and_unload() if adapter else model
+    from twinchat.models import quiet_loading
+
+    with quiet_loading():
+        model = loader.from_pretrained(str(folder))
+        # The adapter's extra matrices cost every generated token; merged in memory, the model
+        # gives the same outputs at the base model's speed.
+        return model.merge_and_unload() if adapter else model
