@@ -284,6 +284,10 @@ def test_bad_options_are_one_line_errors(hike_t5_run, monkeypatch, capsys):
     assert code == 1
     assert err.strip().startswith("error: --simulate needs a conversation to start from")
     assert len(err.strip().splitlines()) == 1
+    missing = str(hike_t5_run / "missing.txt")
+    code, err = run_main(monkeypatch, capsys, "chat", str(hike_t5_run), "--context", missing)
+    assert code == 1
+    assert err.strip() == f"error: no such file: {missing}; check the --context path"
 
 
 def test_a_terminal_gets_colours_and_a_typing_indicator(t5, monkeypatch):

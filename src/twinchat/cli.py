@@ -411,7 +411,7 @@ def chat(
 
     start = []
     if context is not None:
-        start = read_conversation(context)
+        start = read_conversation(context, flag="--context")
     elif data is not None:
         start = held_out_session(data, seed)
     sampling = {"temperature": temperature} if temperature is not None else {}

@@ -56,17 +56,18 @@ _HEADER = re.compile(
 _NAME_LINE = re.compile(r"(?P<name>[^:]+):[ \t]+(?P<text>\S.*)")
 
 
-def read_conversation(source: str | Path | None) -> list[Turn]:
-    """The conversation in a file, or on stdin for `None` or `"-"`."""
+def read_conversation(source: str | Path | None, flag: str = "--input") -> list[Turn]:
+    """The conversation in a file, or on stdin for `None` or `"-"`; `flag` names the option
+    that gave the file, in errors."""
     if source is None or str(source) == "-":
         return parse_conversation(_read_stdin())
     path = Path(source)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise TwinchatError(f"no such file: {path}; check the --input path") from None
+        raise TwinchatError(f"no such file: {path}; check the {flag} path") from None
     except IsADirectoryError:
-        raise TwinchatError(f"{path} is a directory; give --input a file") from None
+        raise TwinchatError(f"{path} is a directory; give {flag} a file") from None
     except OSError as err:
         raise TwinchatError(f"cannot read {path}: {err.strerror or err}") from None
     return parse_conversation(_decode(data, str(path)))
