@@ -134,9 +134,18 @@ def test_a_greedy_completion_replies_as_the_speaker(twin):
 
 def test_usage_counts_what_the_model_read_and_wrote(twin):
     client, suggester = twin
-    done = client.chat.completions.create(model="twinchat/Sam", messages=ASKED, temperature=0)
-    turns = [Turn("Ana", FIRST)]
-    seen = suggester._prompt(turns, suggester.format.reply_prefix("Sam"), "")
+    generate, prompts = suggester.backend.generate, []
+
+    def recorded(prompt, *args, **kwargs):
+        prompts.append(prompt)
+        return generate(prompt, *args, **kwargs)
+
+    suggester.backend.generate = recorded  # what the model was really given
+    try:
+        done = client.chat.completions.create(model="twinchat/Sam", messages=ASKED, temperature=0)
+    finally:
+        del suggester.backend.generate
+    (seen,) = prompts
     written = _tokens(suggester, ANSWER)
     assert done.usage.prompt_tokens == len(seen.context) + len(seen.forced)
     assert done.usage.completion_tokens == len(written)

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from twinchat.example import Turn
-from twinchat.formats import SEQ2SEQ
 
 if TYPE_CHECKING:
     from twinchat.suggest import Suggester
@@ -233,16 +232,10 @@ def conversation(
 
 
 def prompt_tokens(suggester: Suggester, turns: Sequence[Turn], speaker: str) -> int:
-    """Tokens the model reads: the chat as rendered (its newest `max_source_tokens`) and the
-    forced `Name:` that starts the reply."""
-    tokenizer, chat_format = suggester.tokenizer, suggester.format
-    causal = chat_format.family != SEQ2SEQ
-    source = chat_format.source(turns)
-    context = len(tokenizer(source, add_special_tokens=causal)["input_ids"]) if source else 0
-    if causal and not context and tokenizer.bos_token_id is not None:
-        context = 1  # an empty chat is a lone start token
-    forced = tokenizer(chat_format.reply_prefix(speaker), add_special_tokens=False)["input_ids"]
-    return min(context, suggester.max_source_tokens) + len(forced)
+    """Tokens the model reads: the chat as the suggester renders it for the model (its newest
+    `max_source_tokens`) and the forced `Name:` that starts the reply."""
+    prompt = suggester._prompt(turns, suggester.format.reply_prefix(speaker), "")
+    return len(prompt.context) + len(prompt.forced)
 
 
 # --- replies ---------------------------------------------------------------------------------
