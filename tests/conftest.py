@@ -70,21 +70,34 @@ HIKE = [
 """A little chat that tiny models learn by heart, so their suggestions are known."""
 
 
+def prepare_sessions(
+    root: Path,
+    lines: list[tuple[str, str, int]],
+    sessions: int,
+    holdout: float,
+    **chat: Any,
+) -> Path:
+    """`lines` (sender, text, seconds after the previous) repeated `sessions` times, each time
+    closed by Ana's "bye" four hours later, written as a Telegram export in `root` and prepared
+    into `root/ds`; `chat` overrides the export's name, type and id."""
+    from twinchat import PrepareOptions, prepare
+
+    turns = []
+    for _ in range(sessions):
+        turns += lines
+        turns.append(("Ana", "bye", 4 * 3600))
+    export = root / "result.json"
+    chat = {"name": "Hike", "type": "personal_chat", "id": 7, **chat}
+    chat["messages"] = conversation(turns)
+    export.write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
+    prepare([export], root / "ds", PrepareOptions(holdout=holdout))
+    return root / "ds"
+
+
 @pytest.fixture(scope="session")
 def hike_data(tmp_path_factory) -> Path:
     """The little chat, 16 sessions of it, prepared."""
-    from twinchat import PrepareOptions, prepare
-
-    root = tmp_path_factory.mktemp("hike")
-    turns = []
-    for _ in range(16):
-        turns += HIKE
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.1))
-    return root / "ds"
+    return prepare_sessions(tmp_path_factory.mktemp("hike"), HIKE, 16, holdout=0.1)
 
 
 def memorize(data: Path, model: Path, run: Path) -> Path:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import conversation
+from conftest import prepare_sessions
 
 pytest.importorskip("transformers")
 
@@ -28,15 +28,7 @@ LINES = [
 def data(tmp_path_factory) -> Path:
     """A chat in four scripts, many sessions."""
     root = tmp_path_factory.mktemp("data")
-    turns = []
-    for _ in range(6):
-        turns += LINES
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Mix", "type": "private_group", "id": 9, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.2))
-    return root / "ds"
+    return prepare_sessions(root, LINES, 6, holdout=0.2, name="Mix", type="private_group", id=9)
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +128,7 @@ def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, caps
     from twinchat.suggest import Suggester
 
     lines = [("Ana", "what's the plan?", 0), ("Sam", WRITTEN, 40), ("Ana", "ok", 30)]
-    turns = []
-    for _ in range(16):
-        turns += lines
-        turns.append(("Ana", "bye", 4 * 3600))
-    chat = {"name": "Plan", "type": "personal_chat", "id": 3, "messages": conversation(turns)}
-    (tmp_path / "result.json").write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
-    prepare([tmp_path / "result.json"], tmp_path / "ds", PrepareOptions(holdout=0.1))
+    prepare_sessions(tmp_path, lines, 16, holdout=0.1, name="Plan", id=3)
     model = make_tiny_llama(tmp_path / "llama")
     config = quick(model, max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, patience=0)
     train(tmp_path / "ds", tmp_path / "run", config)

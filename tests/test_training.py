@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import conversation
+from conftest import HIKE, prepare_sessions
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -20,30 +20,14 @@ import torch
 from tiny_models import make_tiny_llama, make_tiny_t5
 from transformers import TrainerCallback
 
-from twinchat import PrepareOptions, TwinchatError, prepare
+from twinchat import TwinchatError
 from twinchat.training import TrainConfig, load_config, train
-
-LINES = [
-    ("Ana", "hi sam, are we still on for the hike?", 0),
-    ("Sam", "yes! saturday at 8", 40),
-    ("Ana", "great, I'll bring snacks", 30),
-    ("Sam", "perfect, see you there", 50),
-]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """A small prepared dataset: the same little chat, many sessions."""
-    root = tmp_path_factory.mktemp("data")
-    turns = []
-    for _ in range(12):
-        turns += [(s, t, g) for s, t, g in LINES]
-        turns.append(("Ana", "bye", 4 * 3600))
-    export = root / "result.json"
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(turns)}
-    export.write_text(json.dumps(chat), encoding="utf-8")
-    prepare([export], root / "ds", PrepareOptions(holdout=0.2))
-    return root / "ds"
+    return prepare_sessions(tmp_path_factory.mktemp("data"), HIKE, 12, holdout=0.2)
 
 
 @pytest.fixture(scope="module")
