@@ -22,6 +22,7 @@ BACKENDS = ("hf", "ct2")
 @dataclass(frozen=True)
 class Prompt:
     context: list[int]
+    """Never empty for a seq2seq model: `Suggester._prompt` fills in an empty conversation."""
     forced: list[int]
     """The forced reply start, without the healed tail's tokens."""
     forced_text: str

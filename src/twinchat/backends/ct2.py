@@ -163,7 +163,7 @@ class CT2Backend:
         if self.seq2seq:
             forced = len(prompt.forced)
             results = self.model.translate_batch(
-                [self._tokens(prompt.context or [self.end])] * len(rows),
+                [self._tokens(prompt.context)] * len(rows),
                 target_prefix=[self._tokens(prompt.forced + row) for row in rows],
                 # counts the forced prefix; a shorter limit would cut the prefix itself
                 max_decoding_length=forced + max(settings.max_new_tokens, longest),
@@ -245,7 +245,7 @@ class CT2Backend:
         if self.seq2seq:
             prefix = prompt.forced + ids
             (result,) = self.model.translate_batch(
-                [self._tokens(prompt.context or [self.end])],
+                [self._tokens(prompt.context)],
                 target_prefix=[self._tokens(prefix)],
                 max_decoding_length=len(prefix) + 1,
                 min_decoding_length=0,
@@ -286,7 +286,7 @@ class CT2Backend:
             # it, and an unfinished one loses the appended end's log-probability
             finished = [bool(s) and s[-1] == self.end for s in sequences]
             results = self.model.score_batch(
-                [self._tokens(prompt.context or [self.end])] * len(sequences),
+                [self._tokens(prompt.context)] * len(sequences),
                 [
                     self._tokens(prompt.forced + (s[:-1] if done else s))
                     for s, done in zip(sequences, finished, strict=True)

@@ -78,7 +78,7 @@ class HFBackend:
         import torch
         from transformers.modeling_outputs import BaseModelOutput
 
-        context = tuple(prompt.context or [self.end])
+        context = tuple(prompt.context)
         if self._encoded is None or self._encoded[0] != context:
             ids = torch.tensor([context])
             with torch.no_grad():
