@@ -24,14 +24,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twinchat.atomic import write_private
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
-
-if TYPE_CHECKING:
-    from twinchat.suggest import Suggester
+from twinchat.suggest import Suggester, listed
 
 CONTEXT, YOU, CLONE = "context", "you", "clone"
 """Where a transcript entry came from: the conversation given to start with, you, a clone."""
@@ -216,7 +214,7 @@ def _members(known: Sequence[str], me: str, chosen: Sequence[str] | None) -> lis
     """The clones in the chat: those chosen, or the people the model knows best but you."""
     if not me:
         raise TwinchatError("--me is empty; give the name you write as")
-    shown = ", ".join(known[:15]) + (" …" if len(known) > 15 else "")
+    shown = listed(known)
     if not chosen:
         # every draw scores each member's name: a run of a big channel knows hundreds
         members = [name for name in known if name != me][:DEFAULT_MEMBERS]

@@ -34,14 +34,12 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from twinchat.example import Turn
-
-if TYPE_CHECKING:
-    from twinchat.suggest import Suggester
+from twinchat.suggest import Suggester, listed
 
 PREFIX = "twinchat/"
 HUMAN = "User"
@@ -200,7 +198,7 @@ def speaker_of(model: str, speakers: Sequence[str]) -> str:
     name = model.removeprefix(PREFIX)
     if model.startswith(PREFIX) and name in speakers:
         return name
-    shown = ", ".join(PREFIX + s for s in speakers[:15]) + (" …" if len(speakers) > 15 else "")
+    shown = listed([PREFIX + s for s in speakers])
     raise APIError(
         404, f"the model '{model}' does not exist: choose one of {shown} (GET /v1/models lists "
         "them)", param="model", code="model_not_found",

@@ -256,9 +256,9 @@ class Suggester:
     def _check_speaker(self, name: str | None) -> None:
         if name is None or self.open_speakers or not self.speakers or name in self.speakers:
             return
-        shown = ", ".join(self.speakers[:15]) + (" …" if len(self.speakers) > 15 else "")
         raise TwinchatError(
-            f"the model was not trained on replies by '{name}'; known speakers: {shown}"
+            f"the model was not trained on replies by '{name}'; known speakers: "
+            f"{listed(self.speakers)}"
         )
 
     def _prompt(self, messages: Sequence[Turn], forced: str, typed: str) -> Prompt:
@@ -333,6 +333,11 @@ class Suggester:
         if self._speller is None:
             self._speller = Speller(self.token_texts())
         return self._speller
+
+
+def listed(names: Sequence[str], most: int = 15) -> str:
+    """The first `most` names for an error message, "…" when there are more."""
+    return ", ".join(names[:most]) + (" …" if len(names) > most else "")
 
 
 def _rest(text: str, typed: str) -> str:
