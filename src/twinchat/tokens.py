@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from twinchat.errors import TwinchatError
+from twinchat.errors import TwinchatError, reason
 from twinchat.example import Example
 from twinchat.stats import Lengths
 
@@ -25,7 +25,7 @@ def load_tokenizer(name: str) -> Any:
     try:
         return AutoTokenizer.from_pretrained(name)
     except Exception as err:  # hub, network and file errors all mean the same to the user
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = reason(err)
         raise TwinchatError(
             f"cannot load tokenizer '{name}' ({first[:160]}); give a local folder with "
             "tokenizer files, or check the name and your connection"
