@@ -1,6 +1,8 @@
 """CTranslate2 exports of tiny trained runs suggest what the transformers model suggests: the
-same greedy candidates and scores in float32, valid ones in int8; `--as` and a mid-word
-`--prefix` hold for every candidate; LoRA is merged; the export folder is checked and private.
+same greedy candidates and scores in float32, valid ones in int8; every draw carries its
+teacher-forced log-probability; the kept context changes no draw and stays within its budget;
+`--as` and a mid-word `--prefix` hold for every candidate; LoRA is merged; the export folder is
+checked and private.
 
     pytest tests/test_ct2.py -q
 """
@@ -22,6 +24,7 @@ from conftest import HIKE
 from tiny_models import make_tiny_llama, make_tiny_t5
 
 from twinchat import TwinchatError
+from twinchat.backends import Draw
 from twinchat.example import Turn
 from twinchat.export import export_run
 from twinchat.suggest import Suggester
@@ -69,18 +72,108 @@ def test_the_backend_follows_the_folder(family):
     assert exported.format == family.hf.format
 
 
+def _ids(draws: list[Draw]) -> list[list[int]]:
+    return [d.ids for d in draws]
+
+
+def _prompt_for(suggester: Suggester, typed: str, context: list[Turn] = CONTEXT):
+    return suggester._prompt(context, suggester.format.reply_prefix("Sam", typed), typed)
+
+
 @pytest.mark.parametrize("typed", ["", "perfect, se", "ok so"])
 def test_float32_greedy_tokens_and_scores_match_transformers(family, typed):
-    """One beam, with and without a healed tail: the same token ids, and the same scores."""
+    """One beam, with and without a healed tail: the same token ids, and the draw's
+    log-probability is transformers' teacher-forced one."""
     hf, ct2 = family.hf, family.ct2("float32")
-    prompt = hf._prompt(CONTEXT, hf.format.reply_prefix("Sam", typed), typed)
-    assert ct2._prompt(CONTEXT, ct2.format.reply_prefix("Sam", typed), typed) == prompt
+    prompt = _prompt_for(hf, typed)
+    assert _prompt_for(ct2, typed) == prompt
     settings = replace(hf.sampling, max_new_tokens=12)
-    expected = hf.backend.generate(prompt, 1, True, settings, hf.speller())
-    assert expected and ct2.backend.generate(prompt, 1, True, settings, ct2.speller()) == expected
-    assert ct2.backend.score(prompt, expected) == pytest.approx(
-        hf.backend.score(prompt, expected), abs=1e-4
-    )
+    expected = _ids(hf.backend.generate(prompt, 1, True, settings, hf.speller()))
+    (draw,) = ct2.backend.generate(prompt, 1, True, settings, ct2.speller())
+    assert expected == [draw.ids]
+    (mean,) = hf.backend.score(prompt, expected)
+    assert draw.score == pytest.approx(mean, abs=1e-4)
+    assert ct2.backend.score(prompt, expected) == pytest.approx([mean], abs=1e-4)
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+@pytest.mark.parametrize("typed", ["", "perfect, se", "ok so"])
+def test_a_draw_carries_its_teacher_forced_log_probability(family, quantization, typed):
+    """Greedy, beams or sampled at temperature 1.5, a healed tail included: a draw's
+    log-probability is the model's own, before temperature, top-k, top-p and healing, as the
+    export's teacher-forced `score` gives it (and transformers' too, in float32)."""
+    suggester = family.ct2(quantization)
+    prompt = _prompt_for(suggester, typed)
+    settings = replace(suggester.sampling, max_new_tokens=12, temperature=1.5)
+    suggester.backend.seed(0)
+    for greedy, count in ((True, 1), (True, 3), (False, 8)):
+        draws = suggester.backend.generate(prompt, count, greedy, settings, suggester.speller())
+        assert draws and all(len(d.ids) <= 12 for d in draws)
+        ids = _ids(draws)
+        scores = [d.score for d in draws]
+        assert scores == pytest.approx(suggester.backend.score(prompt, ids), abs=1e-3)
+        if quantization == "float32":
+            assert scores == pytest.approx(family.hf.backend.score(prompt, ids), abs=1e-3)
+
+
+def test_cut_or_penalized_draws_are_scored_again(families, monkeypatch):
+    """A healed start longer than the length cap is cut, and a repetition penalty changes the
+    log-probabilities CTranslate2 reports: such draws still carry their teacher-forced ones."""
+    suggester = families["llama"].ct2("float32")
+    backend = suggester.backend
+    healed, plain = _prompt_for(suggester, "perfect, xq"), _prompt_for(suggester, "")
+    assert healed.tail == " xq"  # spelled in two tokens or more
+    monkeypatch.setattr(backend, "repetition_penalty", 1.0)
+    short = replace(suggester.sampling, max_new_tokens=1)
+    cut = backend.generate(healed, 4, False, short, suggester.speller())
+    assert cut and all(len(d.ids) == 1 for d in cut)
+    monkeypatch.setattr(backend, "repetition_penalty", 1.5)
+    settings = replace(suggester.sampling, max_new_tokens=12)
+    penalized = backend.generate(plain, 4, False, settings, None)
+    for prompt, draws in ((healed, cut), (plain, penalized)):
+        scores = [d.score for d in draws]
+        assert scores == pytest.approx(backend.score(prompt, _ids(draws)), abs=1e-4)
+
+
+@pytest.mark.parametrize("typed", ["", "perfect, se"])
+def test_the_kept_context_changes_no_draw(families, monkeypatch, typed):
+    """The context given as CTranslate2's static prompt, kept between calls: the same greedy
+    draws and healing distribution as when the whole prompt is read each call."""
+    suggester = families["llama"].ct2("float32")
+    backend = suggester.backend
+    prompt = _prompt_for(suggester, typed)
+    settings = replace(suggester.sampling, max_new_tokens=12)
+    found = {}
+    for least in (10**6, 1):
+        monkeypatch.setattr(backend, "static_min_tokens", least)
+        found[least] = [
+            backend.generate(prompt, count, True, settings, suggester.speller()) for count in (1, 3)
+        ] + [backend._next(prompt, [])]
+    assert tuple(prompt.context[:-1]) in backend._kept
+    plain, kept = found.values()
+    for one, other in zip(plain[:2], kept[:2], strict=True):
+        assert _ids(one) == _ids(other)
+        assert [d.logprob for d in one] == pytest.approx([d.logprob for d in other], abs=1e-4)
+    assert plain[2] == pytest.approx(kept[2], abs=1e-4)
+
+
+def test_kept_contexts_stay_within_their_budget(families, monkeypatch):
+    """CTranslate2 keeps every static prompt: past the budget the model is loaded again,
+    emptying its cache, and draws as before."""
+    suggester = families["llama"].ct2("float32")
+    backend = suggester.backend
+    contexts = [[Turn("Jo", f"{word} hike"), *CONTEXT] for word in ("a", "the", "no", "ok", "hi")]
+    budget = 2 * len(_prompt_for(suggester, "", contexts[0]).context)
+    monkeypatch.setattr(backend, "static_min_tokens", 1)
+    monkeypatch.setattr(backend, "static_budget_tokens", budget)
+    monkeypatch.setattr(backend, "_kept", set())
+    settings = replace(suggester.sampling, max_new_tokens=12)
+    before = [_prompt_for(suggester, "", c) for c in contexts]
+    first = [_ids(backend.generate(p, 1, True, settings, None)) for p in before]
+    assert len(backend._kept) < len(contexts)
+    assert sum(map(len, backend._kept)) <= budget
+    again = [_ids(backend.generate(p, 1, True, settings, None)) for p in before]
+    assert again == first
 
 
 @pytest.mark.parametrize("as_", ["Sam", None])
@@ -134,12 +227,12 @@ def test_sampling_draws_as_transformers_does(families):
     """The same distribution (top-k 50, temperature, top-p): close mean scores over many draws."""
     hf, ct2 = families["llama"].hf, families["llama"].ct2("float32")
     for typed in ("", "perfect, see yo"):
-        prompt = hf._prompt(CONTEXT, hf.format.reply_prefix("Sam", typed), typed)
+        prompt = _prompt_for(hf, typed)
         settings = replace(hf.sampling, max_new_tokens=12, temperature=1.0, top_p=1.0)
         hf.backend.seed(0)
         ct2.backend.seed(0)
-        drawn = hf.backend.generate(prompt, 150, False, settings, hf.speller())
-        also = ct2.backend.generate(prompt, 150, False, settings, ct2.speller())
+        drawn = _ids(hf.backend.generate(prompt, 150, False, settings, hf.speller()))
+        also = _ids(ct2.backend.generate(prompt, 150, False, settings, ct2.speller()))
         means = [sum(hf.backend.score(prompt, s)) / len(s) for s in (drawn, also)]
         assert means[1] == pytest.approx(means[0], abs=0.25), typed
 

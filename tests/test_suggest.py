@@ -75,7 +75,7 @@ def test_typing_reuses_the_encoded_conversation(hike_t5_run):
     shown = [suggester.complete(CONTEXT, "Sam", text) for text in typed]
     assert len(calls) == 1
     for text, completion in zip(typed, shown, strict=True):
-        fresh.backend._encoded = None
+        fresh.backend.cache.clear()
         assert fresh.complete(CONTEXT, "Sam", text) == completion
     suggester.complete(CONTEXT[:2], "Sam", "y")
     assert len(calls) == 2  # a new conversation is encoded anew
@@ -126,6 +126,10 @@ def test_curation_drops_empty_echoes_and_repetition():
     assert not _acceptable("See  you THERE", context, "")  # an echo, case and spaces aside
     assert not _acceptable("haha haha haha haha haha", context, "")
     assert not _acceptable("ok ok ok ok ok ok ok ok ok", context, "")
+    assert not _acceptable("#11\n\n#12\n\n#13", context, "")  # counting, seen in the demo
+    assert not _acceptable("1. 2. 3. 4.", context, "")
+    assert _acceptable("meet at 10:30, gate 12", context, "")
+    assert _acceptable("👍", context, "")
     assert not _acceptable("see", context, "see")  # nothing beyond what was typed
     assert _acceptable("see you at 8", context, "see")
 

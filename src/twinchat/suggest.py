@@ -9,9 +9,11 @@ The conversation is rendered with the format saved in the run, so inference cann
 training; a speaker name (and any text already typed) is forced as the start of the reply.
 Typed text that ends mid-word is healed: its last token is backed off and the first generated
 tokens are constrained to spell it out, so the model may pick `you` rather than continue a
-token `y` it never saw alone. Candidates are over-generated, then curated as the reference did
-by hand (duplicates, empty, echoes of the context, degenerate repetition dropped) and ranked by
-the model's mean log-probability per token, recomputed by one teacher-forced pass.
+token `y` it never saw alone. A few more candidates than asked for are drawn, from one reading
+of the conversation, each row stopping at the end of the message; they are curated as the
+reference did by hand (duplicates, empty, echoes of the context, degenerate repetition dropped),
+drawn again only for what curation left missing, and ranked by the model's mean log-probability
+per token, taken from the draw itself.
 
 The model itself is a backend (`twinchat.backends`): transformers weights (`hf`), or a
 CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`); a folder names its own.
@@ -49,8 +51,8 @@ class Sampling:
     temperature: float = 0.8
     top_p: float = 0.9
     max_new_tokens: int = 48
-    oversample: int = 3
-    """Draw this many times `n` candidates, to have `n` left after curation."""
+    overdraw: float = 0.4
+    """Draw this share more than the candidates still missing: curation drops some."""
     rounds: int = 3
     """Draw again, up to this many times in all, while fewer than `n` remain."""
 
@@ -62,6 +64,8 @@ class Sampling:
             problems.append(f"--top-p must be above 0 and at most 1, not {self.top_p}")
         if self.max_new_tokens < 1:
             problems.append(f"--max-new-tokens must be at least 1, not {self.max_new_tokens}")
+        if not self.overdraw >= 0:
+            problems.append(f"overdraw must be 0 or more, not {self.overdraw}")
         if problems:
             raise TwinchatError("; ".join(problems))
 
@@ -176,7 +180,7 @@ class Suggester:
         settings = replace(self.sampling, **sampling)
         if seed is not None:
             self.backend.seed(seed)
-        return self._candidates(messages, as_, prefix, n, greedy, settings, ranked=True)
+        return self._candidates(messages, as_, prefix, n, greedy, settings)
 
     def _candidates(
         self,
@@ -186,19 +190,17 @@ class Suggester:
         n: int,
         greedy: bool,
         settings: Sampling,
-        ranked: bool,
     ) -> list[Candidate]:
-        """`ranked=False` skips the scoring pass (score 0): typeahead wants one greedy text."""
         prompt = self._prompt(messages, self.format.reply_prefix(as_, prefix), prefix)
         kept: dict[str, Candidate] = {}
-        turn = _next_turn({t.sender for t in messages} | set(self.speakers), self.format)
+        names = {t.sender for t in messages} | set(self.speakers)
+        turn = _next_turn(names, self.format)
+        stops = [f"\n{name}{self.format.speaker_separator.rstrip()}" for name in sorted(names)]
         for _ in range(1 if greedy else settings.rounds):
-            count = n * settings.oversample
-            speller = self.speller() if prompt.tail else None
-            sequences = self.backend.generate(prompt, count, greedy, settings, speller)
-            scores = self.backend.score(prompt, sequences) if ranked else [0.0] * len(sequences)
-            for ids, score in zip(sequences, scores, strict=True):
-                candidate = self._candidate(prompt, ids, score, as_, settings)
+            count = n if greedy else math.ceil((n - len(kept)) * (1 + settings.overdraw))
+            draws = self.backend.generate(prompt, count, greedy, settings, self.speller(), stops)
+            for draw in draws:
+                candidate = self._candidate(prompt, draw.ids, draw.score, as_, settings)
                 if candidate is not None and turn is not None:
                     candidate = replace(candidate, text=turn.split(candidate.text)[0].rstrip())
                 if candidate is None or not _acceptable(candidate.text, messages, prefix):
@@ -215,10 +217,8 @@ class Suggester:
     ) -> str:
         """The greedy continuation of `typed` (typeahead): what would follow it, or ""."""
         self._check_speaker(as_)
-        settings = replace(self.sampling, max_new_tokens=max_new_tokens, oversample=1, rounds=1)
-        best = self._candidates(
-            messages, as_, typed, 1, greedy=True, settings=settings, ranked=False
-        )
+        settings = replace(self.sampling, max_new_tokens=max_new_tokens, rounds=1)
+        best = self._candidates(messages, as_, typed, 1, greedy=True, settings=settings)
         if not best or not best[0].text.startswith(typed.strip()):
             return ""
         return _rest(best[0].text, typed)
@@ -373,10 +373,20 @@ def _acceptable(text: str, messages: Sequence[Turn], prefix: str) -> bool:
     key = _normalized(text)
     if any(key == _normalized(turn.text) for turn in messages):
         return False
-    if _REPEAT.search(text):
+    if _REPEAT.search(text) or _counting(text):
         return False
     words = text.split()
     return len(words) < 8 or len(set(words)) / len(words) >= 0.3
+
+
+def _counting(text: str) -> bool:
+    """Three or more pieces that differ only in their digits and hold nothing else (`#11 #12
+    #13`, `1. 2. 3.`): a model numbering lines, not a message."""
+    pieces = text.split()
+    if len(pieces) < 3 or any(c.isalpha() for c in text):
+        return False
+    shapes = {re.sub(r"\d+", "0", piece) for piece in pieces}
+    return len(shapes) == 1 and "0" in next(iter(shapes))
 
 
 def _normalized(text: str) -> str:

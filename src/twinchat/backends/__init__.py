@@ -3,8 +3,10 @@
 `hf` runs the transformers model of a run (an adapter merged in memory); `ct2` runs a
 CTranslate2 export of it (`twinchat export RUN --to ct2 -o OUT`), several times faster on a CPU.
 Both take the same `Prompt`, token ids of the conversation and of the forced reply start, and
-give back token ids, so building the prompt, healing the typed text, decoding and curation stay
-in `suggest.py`, shared by both.
+give back `Draw`s: token ids with the log-probability the model gave them while drawing them, so
+no second pass is needed to rank candidates. Building the prompt, healing the typed text,
+decoding and curation stay in `suggest.py`, shared by both. `hf` is the reference: another
+backend draws the same greedy ids and scores within 1e-3 of its teacher-forced `score`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,23 @@ if TYPE_CHECKING:
     from twinchat.suggest import Sampling
 
 BACKENDS = ("hf", "ct2")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One drawn continuation of a prompt."""
+
+    ids: list[int]
+    """Generated ids after `Prompt.forced` (the healed tail's first), the end token last when
+    the model ended the message there."""
+    logprob: float
+    """Summed log-probability of `ids` in the model's own distribution: before temperature,
+    top-k, top-p and the healing mask, as a teacher-forced pass would give it."""
+
+    @property
+    def score(self) -> float:
+        """Mean log-probability per token (0 for no tokens)."""
+        return self.logprob / len(self.ids) if self.ids else 0.0
 
 
 @dataclass(frozen=True)
@@ -69,10 +88,13 @@ class Backend(Protocol):
         greedy: bool,
         settings: Sampling,
         speller: Speller | None,
-    ) -> list[list[int]]:
-        """`count` sequences of ids after `prompt.forced`, each up to and including the end
-        token when it has one; with `prompt.tail`, the first ones spell it (`speller`).
-        `greedy` is beam search over `count` beams, otherwise sampling with `settings`."""
+        stops: Sequence[str] = (),
+    ) -> list[Draw]:
+        """`count` draws after `prompt.forced`, each up to and including the end token when it
+        has one; with `prompt.tail`, the first ones spell it (`speller`). `greedy` is beam
+        search over `count` beams (plain greedy for one), otherwise sampling with `settings`.
+        A row may stop early once a line of its text starts with one of `stops`, which begin
+        with a line break (`\nName:`, the next speaker's message)."""
         ...
 
     def score(self, prompt: Prompt, sequences: list[list[int]]) -> list[float]:

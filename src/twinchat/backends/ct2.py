@@ -10,6 +10,14 @@ its generation config says otherwise) and repetition penalty, saved in the expor
 `twinchat.json` as `generation`; then temperature and top-p, as with transformers. "Greedy" is
 beam search over `count` beams.
 
+A draw's log-probability comes with it: CTranslate2's `return_scores` sums the log-softmax of
+the logits before temperature, top-k and top-p (only a repetition penalty changes it; then the
+draws are scored again), and `_heal` adds that of the healed tokens. A causal model's context is
+CTranslate2's static prompt, whose state it keeps: a keystroke and each healing step read only
+the forced start. It keeps every static prompt until the model is loaded again, so the kept
+contexts are counted and the model reloaded past `static_budget_tokens`. A Translator keeps
+nothing between calls; a call encodes the context once for all the draws of a healed start.
+
 Seeds: CTranslate2 seeds each worker thread's random generator once, at its first draw, so a
 `seed` makes a process's sequence of draws repeatable, not each call on its own.
 """
@@ -17,11 +25,13 @@ Seeds: CTranslate2 seeds each worker thread's random generator once, at its firs
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Prompt, Speller
+from twinchat.backends import Draw, Prompt, Speller
 from twinchat.errors import TwinchatError
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
@@ -44,6 +54,12 @@ class CT2Backend:
     one to one (the converter writes the tokenizer's vocabulary in id order)."""
 
     name = "ct2"
+    static_min_tokens = 32
+    """A causal model's context is kept between calls from this many tokens on."""
+    static_budget_tokens = 2048
+    """The context tokens kept at most, all conversations together, before the model is loaded
+    again to drop them (a kept token costs 145 kB for SmolLM2-135M: its float32 keys and values
+    in every layer)."""
 
     def __init__(
         self,
@@ -64,6 +80,8 @@ class CT2Backend:
         """0: the whole vocabulary."""
         self.repetition_penalty = float(generation.get("repetition_penalty", 1.0))
         self._random = np.random.default_rng()
+        self._kept: set[tuple[int, ...]] = set()
+        """The static prompts CTranslate2 keeps now."""
 
     @classmethod
     def load(
@@ -108,102 +126,179 @@ class CT2Backend:
         greedy: bool,
         settings: Sampling,
         speller: Speller | None,
-    ) -> list[list[int]]:
+        stops: Sequence[str] = (),
+    ) -> list[Draw]:
+        # `stops` are not watched: CTranslate2 stops a row on a string only through a Python
+        # callback, run for every token of every row and not in beam search, whose worker
+        # thread lets go of it after the results came back, taking the GIL: a process that
+        # exits then aborts (2 runs in 12, CTranslate2 4.8.5). A message ends at its end token,
+        # and the Suggester cuts the text at the next speaker's line.
         healing = bool(prompt.tail) and speller is not None
         starts = self._heal(prompt, count, greedy, settings, speller) if healing else [([], 0.0)]
         if not starts:
             return []  # no token spells what was typed
-        if not greedy:
-            # One call per distinct start, drawing as many continuations as it was drawn: the
-            # context is encoded once per call, not once per candidate.
-            times = Counter(tuple(ids) for ids, _ in starts) if healing else {(): count}
-            return [
-                ids
-                for start, drawn in times.items()
-                for ids, _ in self._decode(prompt, [list(start)], drawn, settings)[0]
-            ]
-        decoded = self._decode(prompt, [ids for ids, _ in starts], count, settings, beam=True)
-        if len(starts) == 1:
-            return [ids for ids, _ in decoded[0]]
-        # Several healed starts each got a beam: keep the `count` best overall, by the mean
-        # log-probability per generated token, as transformers ranks its finished beams.
-        ranked = [
-            ((head + tail) / max(len(ids), 1), ids)
-            for (_, head), row in zip(starts, decoded, strict=True)
-            for ids, tail in row
+        if greedy:
+            return self._beams(prompt, starts, count, settings)
+        # One call per distinct start, drawing as many continuations as it was drawn: the
+        # prompt is read once per call and shared by its draws, not once per draw.
+        times = Counter(tuple(ids) for ids, _ in starts) if healing else Counter({(): count})
+        heads = {tuple(ids): logp for ids, logp in starts}
+        return [
+            draw
+            for start, drawn in times.items()
+            for draw in self._decode(prompt, [(list(start), heads[start])], drawn, settings)[0]
         ]
-        ranked.sort(key=lambda pair: -pair[0])
-        return [ids for _, ids in ranked[:count]]
+
+    def _beams(
+        self,
+        prompt: Prompt,
+        starts: list[tuple[list[int], float]],
+        count: int,
+        settings: Sampling,
+    ) -> list[Draw]:
+        decoded = self._decode(prompt, starts, count, settings, beam=True)
+        if len(starts) == 1:
+            return decoded[0]
+        # Several healed starts each got `count` beams: keep the `count` best overall, by the
+        # mean log-probability per token, as transformers ranks its finished beams.
+        return sorted((d for row in decoded for d in row), key=lambda d: -d.score)[:count]
 
     def _decode(
         self,
         prompt: Prompt,
-        rows: list[list[int]],
+        starts: list[tuple[list[int], float]],
         hypotheses: int,
         settings: Sampling,
         beam: bool = False,
-    ) -> list[list[tuple[list[int], float]]]:
-        """For each row of healed ids, `hypotheses` continuations: (the row and what follows it,
-        capped at `max_new_tokens`; summed log-probability of what follows)."""
+    ) -> list[list[Draw]]:
+        """For each healed start (ids, their log-probability), `hypotheses` draws: the start
+        and what follows it, capped at `max_new_tokens`."""
         search: dict[str, Any] = {
             "num_hypotheses": hypotheses,
             "return_end_token": True,
+            "return_scores": True,
             "repetition_penalty": self.repetition_penalty,
         }
-        if beam:
-            search.update(beam_size=hypotheses, return_scores=True)
+        if beam and hypotheses > 1:
+            search["beam_size"] = hypotheses
         else:
+            # One beam, sampled or greedy: a score is the sum of the drawn tokens'
+            # log-probabilities before temperature, top-k and top-p; length_penalty 0 keeps it
+            # a sum instead of dividing it by the length.
+            search.update(beam_size=1, length_penalty=0)
+        if not beam:
             search.update(
-                beam_size=1,
                 sampling_topk=self.top_k,
                 sampling_topp=settings.top_p,
                 sampling_temperature=settings.temperature,
             )
-        longest = max(len(row) for row in rows)
-        if self.seq2seq:
-            forced = len(prompt.forced)
-            results = self.model.translate_batch(
-                [self._tokens(prompt.context)] * len(rows),
-                target_prefix=[self._tokens(prompt.forced + row) for row in rows],
-                # counts the forced prefix; a shorter limit would cut the prefix itself
-                max_decoding_length=forced + max(settings.max_new_tokens, longest),
-                min_decoding_length=0,
-                max_input_length=0,  # the context is already cut to max_source_tokens
-                end_token=self.format.end,
-                **search,
-            )
-            outputs = [
-                [self._ids(tokens)[forced:] for tokens in result.hypotheses] for result in results
+        rows = [ids for ids, _ in starts]
+        run = self._translate if self.seq2seq else self._continue
+        outputs = run(prompt, rows, settings, search)
+        draws = [
+            [Draw(ids, head + logp) for ids, logp in row]
+            for (_, head), row in zip(starts, outputs, strict=True)
+        ]
+        return [self._exact(prompt, row, settings) for row in draws]
+
+    def _translate(
+        self, prompt: Prompt, rows: list[list[int]], settings: Sampling, search: dict[str, Any]
+    ) -> list[list[tuple[list[int], float]]]:
+        """For each row of healed ids, its continuations by the Translator: (the row and what
+        follows, summed log-probability of what follows)."""
+        forced = len(prompt.forced)
+        results = self.model.translate_batch(
+            [self._tokens(prompt.context)] * len(rows),
+            target_prefix=[self._tokens(prompt.forced + row) for row in rows],
+            # counts the forced prefix; a shorter limit would cut the prefix itself
+            max_decoding_length=forced + max(settings.max_new_tokens, max(map(len, rows))),
+            min_decoding_length=0,
+            max_input_length=0,  # the context is already cut to max_source_tokens
+            end_token=self.format.end,
+            **search,
+        )
+        # the forced prefix scores 0 and counts in a beam's length
+        return [
+            [
+                (self._ids(tokens)[forced:], _summed(score, len(tokens), search))
+                for tokens, score in zip(result.hypotheses, result.scores, strict=True)
             ]
-        else:
-            results = self.model.generate_batch(
-                [self._tokens(self._head(prompt) + row) for row in rows],
-                max_length=max(settings.max_new_tokens - min(len(r) for r in rows), 1),
-                min_length=0,
-                include_prompt_in_result=False,  # the prompt goes through at once
-                end_token=self.format.end,
-                **search,
-            )
-            outputs = [
-                [row + ids for ids in result.sequences_ids]
-                for row, result in zip(rows, results, strict=True)
+            for result in results
+        ]
+
+    def _continue(
+        self, prompt: Prompt, rows: list[list[int]], settings: Sampling, search: dict[str, Any]
+    ) -> list[list[tuple[list[int], float]]]:
+        """For each row of healed ids, its continuations by the Generator: (the row and what
+        follows, summed log-probability of what follows)."""
+        results = self._generate(
+            prompt,
+            rows,
+            max_length=max(settings.max_new_tokens - min(map(len, rows)), 1),
+            min_length=0,
+            end_token=self.format.end,
+            **search,
+        )
+        return [
+            [
+                (row + ids, _summed(score, len(ids), search))
+                for ids, score in zip(result.sequences_ids, result.scores, strict=True)
             ]
-        decoded = []
-        for row, result, row_outputs in zip(rows, results, outputs, strict=True):
-            scores = result.scores if beam else [0.0] * len(row_outputs)
-            # A score is a sum divided by the length returned (the forced prefix included, for
-            # a Translator): multiplied back, it is the sum over what follows the row.
-            if self.seq2seq:
-                lengths = [len(tokens) for tokens in result.hypotheses]
-            else:
-                lengths = [len(ids) - len(row) for ids in row_outputs]
-            decoded.append(
-                [
-                    (ids[: settings.max_new_tokens], score * length)
-                    for ids, score, length in zip(row_outputs, scores, lengths, strict=True)
-                ]
-            )
-        return decoded
+            for row, result in zip(rows, results, strict=True)
+        ]
+
+    def _generate(self, prompt: Prompt, rows: list[list[int]], **options: Any) -> list[Any]:
+        """`generate_batch` after the prompt and each row. A long context goes as the static
+        prompt, whose state CTranslate2 keeps: the next call with the same conversation (a
+        keystroke, a healing step, another healed start) reads only what follows it."""
+        static = self._static(prompt)
+        head = self._head(prompt)[len(static) :]
+        return self.model.generate_batch(
+            [self._tokens(head + row) for row in rows],
+            static_prompt=self._tokens(static) or None,
+            cache_static_prompt=True,
+            include_prompt_in_result=False,  # the prompt goes through at once
+            **options,
+        )
+
+    def _static(self, prompt: Prompt) -> list[int]:
+        """The context but its last token (what follows a static prompt must not be empty), when
+        it is long enough to be worth keeping; else nothing."""
+        if len(prompt.context) < self.static_min_tokens:
+            return []
+        static = prompt.context[:-1]
+        key = tuple(static)
+        if key not in self._kept:
+            if self._kept and sum(map(len, self._kept)) + len(key) > self.static_budget_tokens:
+                self._forget()
+            self._kept.add(key)
+        return static
+
+    def _forget(self) -> None:
+        """Empty CTranslate2's cache of static prompts. It keeps every one for the model's life
+        and cannot drop one: the model is loaded again (70 ms for SmolLM2-135M in int8)."""
+        deadline = time.monotonic() + 1
+        # the worker of the last call lets go of it just after its results came back, and
+        # the model is not unloaded, silently, while a call is under way
+        while self.model.num_active_batches and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.model.unload_model()
+        if not self.model.model_is_loaded:
+            self.model.load_model()
+            self._kept.clear()
+
+    def _exact(self, prompt: Prompt, draws: list[Draw], settings: Sampling) -> list[Draw]:
+        """`draws` capped at `max_new_tokens`. Those the cap cut (a longer healed start than the
+        rest), or all where a repetition penalty changed the log-probabilities CTranslate2
+        reports, are scored again, teacher-forced."""
+        cap = settings.max_new_tokens
+        again = [i for i, d in enumerate(draws) if len(d.ids) > cap or self.repetition_penalty != 1]
+        means = self.score(prompt, [draws[i].ids[:cap] for i in again])
+        draws = list(draws)
+        for i, mean in zip(again, means, strict=True):
+            ids = draws[i].ids[:cap]
+            draws[i] = Draw(ids, mean * len(ids))
+        return draws
 
     def _heal(
         self, prompt: Prompt, count: int, greedy: bool, settings: Sampling, speller: Speller
@@ -254,12 +349,7 @@ class CT2Backend:
             )
             logits = result.logits[0][len(prefix)]
         else:
-            (result,) = self.model.generate_batch(
-                [self._tokens(self._head(prompt) + ids)],
-                max_length=1,
-                include_prompt_in_result=False,
-                **options,
-            )
+            (result,) = self._generate(prompt, [ids], max_length=1, **options)
             logits = result.logits[0][0]
         values = np.asarray(_on_cpu(logits), dtype=np.float64)
         values -= values.max()
@@ -335,6 +425,12 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _summed(score: float, length: int, search: dict[str, Any]) -> float:
+    """The summed log-probability behind a hypothesis's score: a beam's is divided by its
+    length (length_penalty 1, as transformers ranks beams), one beam's is the sum."""
+    return score * length if search["beam_size"] > 1 else score
 
 
 def _on_cpu(view: Any) -> Any:

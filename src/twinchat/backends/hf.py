@@ -1,20 +1,31 @@
-"""The transformers backend: `generate` with a logits processor that heals the typed tail, and
-one teacher-forced forward pass for scores.
+"""The transformers backend: a decoding loop over the model's own cache, and one teacher-forced
+forward pass for scores.
 
-A seq2seq model's encoding of the conversation is kept and reused while the conversation stays
-the same: a user typing a reply asks for a completion at every keystroke, and a suggestion's
-draws and scoring pass all read the same context (encoding 150 tokens costs more than decoding
-a few)."""
+A conversation is read once. Its cache is copied to every row that samples, each draw's score
+is the log-probability the model gave its tokens while drawing them, and finished rows leave the
+batch. Read prompts are kept (`PromptCache`): a keystroke of typeahead, the next message of a
+group chat or the scoring of a drawn reply re-reads only what follows the longest prefix already
+read. A seq2seq model keeps its encoding of the conversation the same way; its decoder start
+(the speaker's name and what was typed) is a few tokens and is read again.
+
+Beam search (`greedy` with several beams) stays with transformers' `generate`, scored by one
+teacher-forced pass.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Prompt, Speller
+from twinchat.backends import Draw, Prompt, Speller
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
 if TYPE_CHECKING:
+    import torch
+
     from twinchat.suggest import Sampling
 
 
@@ -23,12 +34,26 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, chat_format: ChatFormat):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        chat_format: ChatFormat,
+        cache: PromptCache | None = None,
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.format = chat_format
+        self.seq2seq = chat_format.family == SEQ2SEQ
         self.end = tokenizer.convert_tokens_to_ids(chat_format.end)
-        self._encoded: tuple[tuple[int, ...], Any] | None = None
+        self.cache = cache or PromptCache()
+        generation = getattr(model, "generation_config", None)
+        top_k = getattr(generation, "top_k", None)
+        self.top_k = 50 if top_k is None else int(top_k)
+        """What transformers' `generate` applies unasked; 0 is the whole vocabulary."""
+        self.repetition_penalty = float(getattr(generation, "repetition_penalty", None) or 1.0)
+        self.prefilled = 0
+        """Prompt tokens the model has read, all calls together (tests count re-reading)."""
 
     def seed(self, seed: int) -> None:
         import torch
@@ -42,60 +67,14 @@ class HFBackend:
         greedy: bool,
         settings: Sampling,
         speller: Speller | None,
-    ) -> list[list[int]]:
+        stops: Sequence[str] = (),
+    ) -> list[Draw]:
+        if greedy and count > 1:
+            return self._beams(prompt, count, settings, speller)
         import torch
 
-        options: dict[str, Any] = {
-            "max_new_tokens": settings.max_new_tokens,
-            "num_return_sequences": count,
-            "eos_token_id": self.end,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if greedy:
-            options.update(do_sample=False, num_beams=count)
-        else:
-            options.update(do_sample=True, top_p=settings.top_p, temperature=settings.temperature)
-        if prompt.tail and speller is not None:
-            from transformers import LogitsProcessorList
-
-            spell = _Spell(speller, prompt.tail, self._start(prompt))
-            options["logits_processor"] = LogitsProcessorList([spell])
-        if self.format.family == SEQ2SEQ:
-            start = self.model.config.decoder_start_token_id
-            options["decoder_input_ids"] = torch.tensor([[start, *prompt.forced]])
-            inputs = self._encoded_inputs(prompt, rows=1)
-        else:
-            ids = torch.tensor([prompt.context + prompt.forced])
-            inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-        with torch.no_grad():
-            output = self.model.generate(**inputs, **options)
-        new = output[:, self._start(prompt) :]
-        return [_until(row.tolist(), self.end, self.tokenizer.pad_token_id) for row in new]
-
-    def _encoded_inputs(self, prompt: Prompt, rows: int) -> dict[str, Any]:
-        """The seq2seq model's inputs with the conversation already encoded, for `rows` rows;
-        encoded again only when the conversation changed."""
-        import torch
-        from transformers.modeling_outputs import BaseModelOutput
-
-        context = tuple(prompt.context)
-        if self._encoded is None or self._encoded[0] != context:
-            ids = torch.tensor([context])
-            with torch.no_grad():
-                hidden = self.model.get_encoder()(input_ids=ids).last_hidden_state
-            self._encoded = (context, hidden)
-        hidden = self._encoded[1].expand(rows, -1, -1)
-        # a new output object each call: generate expands its tensors for beams in place
-        return {
-            "encoder_outputs": BaseModelOutput(last_hidden_state=hidden),
-            "attention_mask": torch.ones(hidden.shape[:2], dtype=torch.long),
-        }
-
-    def _start(self, prompt: Prompt) -> int:
-        """Where generated tokens begin in the sequences `generate` returns."""
-        if self.format.family == SEQ2SEQ:
-            return 1 + len(prompt.forced)
-        return len(prompt.context) + len(prompt.forced)
+        with torch.inference_mode():
+            return _Decoding(self, prompt, count, greedy, settings, speller, stops).run()
 
     def score(self, prompt: Prompt, sequences: list[list[int]]) -> list[float]:
         import torch
@@ -106,24 +85,353 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id or 0
         generated = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
         mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
-        rows = len(sequences)
-        with torch.no_grad():
-            if self.format.family == SEQ2SEQ:
-                start = self.model.config.decoder_start_token_id
-                head = torch.tensor([[start, *prompt.forced]]).repeat(rows, 1)
-                decoder = torch.cat([head, generated[:, :-1]], dim=1)
-                # the same encoding as `generate` read, so scores rank what it drew
-                inputs = self._encoded_inputs(prompt, rows)
-                logits = self.model(**inputs, decoder_input_ids=decoder).logits
-            else:
-                head = torch.tensor([prompt.context + prompt.forced]).repeat(rows, 1)
-                ids = torch.cat([head, generated], dim=1)
-                attention = torch.cat([torch.ones_like(head), mask], dim=1)
-                logits = self.model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-        logits = logits[:, head.shape[1] - 1 :].float()
+        with torch.inference_mode():
+            state = self._read(prompt)
+            state.expand(len(sequences))
+            logits = state.logits.unsqueeze(1)
+            if width > 1:
+                # Padding follows each sequence: earlier positions never see it.
+                logits = torch.cat([logits, state.forward(generated[:, :-1])], dim=1)
+            logits = logits.float()
         chosen = logits.log_softmax(-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
         totals = (chosen * mask).sum(-1) / mask.sum(-1).clamp(min=1)
         return totals.tolist()
+
+    def _read(self, prompt: Prompt) -> _State:
+        """The model after the prompt, one row: its cache and the logits of what comes next."""
+        if self.seq2seq:
+            return self._read_seq2seq(prompt)
+        return self._read_causal(prompt.context + prompt.forced or [self.end])
+
+    def _read_causal(self, head: list[int]) -> _State:
+        import torch
+
+        kept, reused = self.cache.longest(("causal",), head)
+        # At least the last token is read again: its logits are what comes next.
+        reused = min(reused, len(head) - 1)
+        cache = _cache_of(self.model, kept, reused)
+        new = torch.tensor([head[reused:]])
+        output = self.model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=1)
+        self.prefilled += new.shape[1]
+        cache = output.cache
+        self.cache.put(("causal",), head, _tensors_of(cache))
+        return _State(self.model, cache, output.logits[:, -1], None)
+
+    def _read_seq2seq(self, prompt: Prompt) -> _State:
+        import torch
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        kept = self.cache.get(("encoder",), prompt.context)
+        if kept is not None:
+            (hidden,) = kept
+        else:
+            ids = torch.tensor([prompt.context])
+            hidden = self.model.get_encoder()(input_ids=ids).last_hidden_state
+            self.prefilled += ids.shape[1]
+            # every position of an encoding sees the whole conversation: kept for it alone
+            self.cache.put(("encoder",), prompt.context, (hidden,), extends=False)
+        start = self.model.config.decoder_start_token_id
+        head = torch.tensor([[start, *prompt.forced]])
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        state = _State(self.model, cache, None, hidden)
+        state.logits = state.forward(head)[:, -1]
+        return state
+
+    def _beams(
+        self, prompt: Prompt, count: int, settings: Sampling, speller: Speller | None
+    ) -> list[Draw]:
+        """Beam search by transformers' `generate`; each beam scored by a teacher-forced pass."""
+        import torch
+
+        options: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "num_return_sequences": count,
+            "num_beams": count,
+            "do_sample": False,
+            "eos_token_id": self.end,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if prompt.tail and speller is not None:
+            from transformers import LogitsProcessorList
+
+            spell = _Spell(speller, prompt.tail, self._start(prompt))
+            options["logits_processor"] = LogitsProcessorList([spell])
+        if self.seq2seq:
+            from transformers.modeling_outputs import BaseModelOutput
+
+            start = self.model.config.decoder_start_token_id
+            options["decoder_input_ids"] = torch.tensor([[start, *prompt.forced]])
+            with torch.inference_mode():
+                hidden = self._read_seq2seq(prompt).hidden
+            # a new output object each call: generate expands its tensors for beams in place
+            inputs = {
+                "encoder_outputs": BaseModelOutput(last_hidden_state=hidden),
+                "attention_mask": torch.ones(hidden.shape[:2], dtype=torch.long),
+            }
+        else:
+            ids = torch.tensor([prompt.context + prompt.forced])
+            inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **options)
+        new = output[:, self._start(prompt) :]
+        sequences = [_until(row.tolist(), self.end, self.tokenizer.pad_token_id) for row in new]
+        scores = self.score(prompt, sequences)
+        return [Draw(s, m * len(s)) for s, m in zip(sequences, scores, strict=True)]
+
+    def _start(self, prompt: Prompt) -> int:
+        """Where generated tokens begin in the sequences `generate` returns."""
+        if self.seq2seq:
+            return 1 + len(prompt.forced)
+        return len(prompt.context) + len(prompt.forced)
+
+
+class _State:
+    """A model part-way through a prompt: its cache (`rows` rows) and next-token logits."""
+
+    def __init__(self, model: Any, cache: Any, logits: Any, hidden: Any):
+        self.model = model
+        self.cache = cache
+        self.logits = logits
+        self.hidden = hidden
+        """A seq2seq model's encoding of the conversation (one row)."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits after each of `ids` (one column a token), the cache extended by them."""
+        if self.hidden is None:
+            output = self.model(input_ids=ids, cache=self.cache, use_cache=True)
+        else:
+            from transformers.modeling_outputs import BaseModelOutput
+
+            hidden = self.hidden.expand(ids.shape[0], -1, -1)
+            output = self.model(
+                encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                decoder_input_ids=ids,
+                cache=self.cache,
+                use_cache=True,
+            )
+        self.cache = output.cache
+        return output.logits
+
+    def expand(self, rows: int) -> None:
+        if rows > 1:
+            self.cache.batch_repeat_interleave(rows)
+            self.logits = self.logits.expand(rows, -1)
+
+    def keep(self, rows: list[int]) -> None:
+        import torch
+
+        index = torch.tensor(rows)
+        self.cache.batch_select_indices(index)
+        self.logits = self.logits[index]
+
+
+class _Decoding:
+    """`count` rows drawn together from one reading of the prompt; a row leaves the batch at
+    the end token or at one of `stops`."""
+
+    def __init__(
+        self,
+        backend: HFBackend,
+        prompt: Prompt,
+        count: int,
+        greedy: bool,
+        settings: Sampling,
+        speller: Speller | None,
+        stops: Sequence[str],
+    ):
+        self.backend = backend
+        self.prompt = prompt
+        self.count = count
+        self.greedy = greedy
+        self.settings = settings
+        self.speller = speller if prompt.tail or stops else None
+        self.stops = frozenset(stops) if speller is not None else frozenset()
+        self.lengths = sorted({len(stop) for stop in self.stops})
+
+    def run(self) -> list[Draw]:
+        backend, rows = self.backend, self.count
+        state = backend._read(self.prompt)
+        state.expand(rows)
+        ids: list[list[int]] = [[] for _ in range(rows)]
+        logprobs = [0.0] * rows
+        texts = [""] * rows
+        active = list(range(rows))
+        for step in range(self.settings.max_new_tokens):
+            raw = state.logits.float().log_softmax(-1)
+            chosen = self._choose(raw, [ids[r] for r in active], [texts[r] for r in active])
+            picked = raw.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
+            going = []
+            tokens = chosen.tolist()
+            for place, (row, token, logp) in enumerate(zip(active, tokens, picked, strict=True)):
+                ids[row].append(token)
+                logprobs[row] += logp
+                if self.speller is not None:
+                    texts[row] += (
+                        self.speller.texts[token] if token < len(self.speller.texts) else ""
+                    )
+                if token != backend.end and not self._stopped(texts[row]):
+                    going.append(place)
+            if not going or step + 1 == self.settings.max_new_tokens:
+                break
+            if len(going) < len(active):
+                state.keep(going)
+                chosen = chosen[going]
+                active = [active[place] for place in going]
+            state.logits = state.forward(chosen.unsqueeze(-1))[:, -1]
+        return [Draw(row_ids, logp) for row_ids, logp in zip(ids, logprobs, strict=True)]
+
+    def _choose(self, raw: torch.Tensor, ids: list[list[int]], texts: list[str]) -> torch.Tensor:
+        """The next token of each row: the likeliest, or a draw as transformers samples
+        (repetition penalty, temperature, top-k, top-p), among tokens that spell the tail."""
+        import torch
+
+        scores = raw.clone()
+        self._spell(scores, texts)
+        penalty = self.backend.repetition_penalty
+        if penalty != 1.0:
+            for row, row_ids in enumerate(ids):
+                seen = torch.tensor(sorted(set(self.prompt.context + self.prompt.forced + row_ids)))
+                values = scores[row, seen]
+                scores[row, seen] = torch.where(values < 0, values * penalty, values / penalty)
+        if self.greedy:
+            return scores.argmax(-1)
+        scores = scores / self.settings.temperature
+        top_k = min(self.backend.top_k or scores.shape[-1], scores.shape[-1])
+        values, order = scores.topk(top_k, dim=-1)
+        probs = values.softmax(-1)
+        before = probs.cumsum(-1) - probs
+        probs = probs.masked_fill(before >= self.settings.top_p, 0.0)
+        picks = torch.multinomial(probs, 1).squeeze(-1)
+        return order.gather(-1, picks.unsqueeze(-1)).squeeze(-1)
+
+    def _spell(self, scores: torch.Tensor, texts: list[str]) -> None:
+        """Only tokens that go on spelling the typed tail, for rows that have not spelled it."""
+        tail = self.prompt.tail
+        if not tail or self.speller is None:
+            return
+        for row, text in enumerate(texts):
+            if len(text) >= len(tail):
+                continue
+            allowed = self.speller.allowed(tail[len(text) :])
+            mask = scores.new_full(scores.shape[-1:], float("-inf"))
+            mask[allowed] = 0
+            scores[row] += mask
+
+    def _stopped(self, text: str) -> bool:
+        """Whether the last line of `text` starts another message (stops begin with a line
+        break; a chat of hundreds of people has hundreds of them)."""
+        line = text.rfind("\n")
+        return line >= 0 and any(text[line : line + n] in self.stops for n in self.lengths)
+
+
+@dataclass
+class _Entry:
+    tensors: tuple[Any, ...]
+    size: int
+
+
+class PromptCache:
+    """Prompts already read, by their token ids: each one's cache tensors, least recently used
+    dropped first once over `entries` or `max_bytes`. A prompt that extends a kept one replaces
+    it, so a conversation being typed into holds one entry."""
+
+    def __init__(self, entries: int = 16, max_bytes: int = 256 * 2**20):
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return sum(entry.size for entry in self._kept.values())
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def longest(self, kind: tuple[str], ids: Sequence[int]) -> tuple[Any, int]:
+        """The kept tensors sharing the longest prefix with `ids`, and its length."""
+        best, length = None, 0
+        for key in reversed(self._kept):
+            if key[:1] != kind:
+                continue
+            common = _common(key[1:], ids)
+            if common > length:
+                best, length = key, common
+        if best is None:
+            return None, 0
+        self._kept.move_to_end(best)
+        return self._kept[best].tensors, length
+
+    def get(self, kind: tuple[str], ids: Sequence[int]) -> tuple[Any, ...] | None:
+        """The tensors kept for exactly `ids`."""
+        key = (*kind, *ids)
+        if key not in self._kept:
+            return None
+        self._kept.move_to_end(key)
+        return self._kept[key].tensors
+
+    def put(
+        self,
+        kind: tuple[str],
+        ids: Sequence[int],
+        tensors: tuple[Any, ...] | None,
+        extends: bool = True,
+    ) -> None:
+        """Keep `tensors` for `ids`; with `extends`, they serve every prefix of `ids` too, and
+        replace those kept for one."""
+        if tensors is None or not ids:
+            return
+        key = (*kind, *ids)
+        if extends:
+            for other in [
+                k for k in self._kept if k[:1] == kind and _common(k[1:], ids) == len(k) - 1
+            ]:
+                del self._kept[other]
+        size = sum(t.numel() * t.element_size() for t in _flat(tensors))
+        if size > self.max_bytes:
+            return
+        self._kept[key] = _Entry(tensors, size)
+        while len(self._kept) > self.entries or self.size > self.max_bytes:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+def _common(a: Sequence[int], b: Sequence[int]) -> int:
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def _flat(tensors: Any) -> list[Any]:
+    if isinstance(tensors, tuple | list):
+        return [t for item in tensors for t in _flat(item)]
+    return [tensors]
+
+
+def _tensors_of(cache: Any) -> tuple[Any, ...] | None:
+    """Each layer's keys and values, when every layer keeps all its positions (a sliding
+    window forgets the start, so such a cache cannot serve a longer prompt)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        return None
+    return tuple((layer.keys, layer.values) for layer in layers)
+
+
+def _cache_of(model: Any, kept: Any, length: int) -> Any:
+    """A new cache holding the first `length` positions of `kept` (a copy: kept tensors are
+    never written to)."""
+    from transformers.cache_utils import DynamicCache
+
+    if kept is None or length == 0:
+        return DynamicCache(config=model.config)
+    return DynamicCache([(k[:, :, :length], v[:, :, :length]) for k, v in kept], model.config)
 
 
 class _Spell:

@@ -1,0 +1,186 @@
+"""The transformers backend's decoding loop: one reading of the conversation shared by every
+draw, scores taken from the draw, prompts kept between calls, and the same ids and scores as
+transformers' own `generate` and a plain teacher-forced pass."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HIKE
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+import torch
+
+from twinchat.backends.hf import PromptCache
+from twinchat.example import Turn
+from twinchat.suggest import Sampling, Suggester
+
+CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
+
+
+@pytest.fixture(scope="module")
+def llama(hike_llama_run) -> Suggester:
+    return Suggester.load(hike_llama_run)
+
+
+@pytest.fixture(scope="module")
+def t5(hike_t5_run) -> Suggester:
+    return Suggester.load(hike_t5_run)
+
+
+@pytest.fixture(params=["llama", "t5"])
+def suggester(request) -> Suggester:
+    return request.getfixturevalue(request.param)
+
+
+def prompt_for(suggester: Suggester, typed: str = "", messages=CONTEXT):
+    return suggester._prompt(messages, suggester.format.reply_prefix("Sam", typed), typed)
+
+
+def generate_reference(suggester: Suggester, prompt, max_new_tokens: int) -> list[int]:
+    """transformers' own greedy `generate`, from scratch."""
+    model, end = suggester.model, suggester.backend.end
+    options = {"max_new_tokens": max_new_tokens, "do_sample": False, "eos_token_id": end}
+    options["pad_token_id"] = suggester.tokenizer.pad_token_id
+    with torch.no_grad():
+        if suggester.backend.seq2seq:
+            start = model.config.decoder_start_token_id
+            head = [start, *prompt.forced]
+            output = model.generate(
+                input_ids=torch.tensor([prompt.context]),
+                decoder_input_ids=torch.tensor([head]),
+                **options,
+            )
+        else:
+            head = prompt.context + prompt.forced
+            output = model.generate(input_ids=torch.tensor([head]), **options)
+    ids = output[0, len(head) :].tolist()
+    return ids[: ids.index(end) + 1] if end in ids else ids
+
+
+def teacher_forced(suggester: Suggester, prompt, ids: list[int]) -> float:
+    """Mean log-probability of `ids` after the prompt by one plain forward pass, no cache."""
+    model = suggester.model
+    with torch.no_grad():
+        if suggester.backend.seq2seq:
+            start = model.config.decoder_start_token_id
+            head = [start, *prompt.forced]
+            logits = model(
+                input_ids=torch.tensor([prompt.context]),
+                decoder_input_ids=torch.tensor([head + ids[:-1]]),
+            ).logits[0]
+        else:
+            head = prompt.context + prompt.forced
+            logits = model(input_ids=torch.tensor([head + ids[:-1]])).logits[0]
+    logp = logits[len(head) - 1 :].float().log_softmax(-1)
+    return sum(logp[i, token].item() for i, token in enumerate(ids)) / len(ids)
+
+
+@pytest.mark.parametrize("typed", ["", "perfect, se"])
+def test_greedy_ids_are_transformers_greedy_ids_cached_or_not(suggester, typed):
+    prompt = prompt_for(suggester, typed)
+    settings = Sampling(max_new_tokens=12)
+    suggester.backend.cache.clear()
+    cold = suggester.backend.generate(prompt, 1, True, settings, suggester.speller())[0]
+    warm = suggester.backend.generate(prompt, 1, True, settings, suggester.speller())[0]
+    assert cold.ids == warm.ids
+    if not typed:  # transformers' generate knows nothing of healing
+        assert cold.ids == generate_reference(suggester, prompt, 12)
+    assert suggester._decode(cold.ids).startswith(prompt.tail)
+
+
+@pytest.mark.parametrize("typed", ["", "perfect, se"])
+def test_draw_scores_are_the_teacher_forced_scores(suggester, typed):
+    """Scores come from the draw, before temperature and the healing mask, and rank the
+    candidates as a second teacher-forced pass would."""
+    prompt = prompt_for(suggester, typed)
+    suggester.backend.seed(4)
+    settings = Sampling(temperature=1.5, max_new_tokens=10)
+    draws = suggester.backend.generate(prompt, 6, False, settings, suggester.speller())
+    assert len(draws) == 6
+    forced = [teacher_forced(suggester, prompt, d.ids) for d in draws]
+    assert [d.score for d in draws] == pytest.approx(forced, abs=1e-3)
+    assert suggester.backend.score(prompt, [d.ids for d in draws]) == pytest.approx(
+        forced, abs=1e-3
+    )
+    order = sorted(range(6), key=lambda i: -draws[i].score)
+    assert order == sorted(range(6), key=lambda i: -forced[i])
+
+
+def test_a_keystroke_reads_only_its_new_tokens(llama):
+    """Typeahead: the conversation is read once; each keystroke reads what follows the longest
+    prefix already read (the typed text from where it changed)."""
+    backend = llama.backend
+    backend.cache.clear()
+    before = backend.prefilled
+    llama.complete(CONTEXT, "Sam", "p")
+    first = backend.prefilled - before
+    assert first == len(prompt_head(llama, "p"))
+    previous = prompt_head(llama, "p")
+    for typed in ["pe", "perf", "perfect", "perfect,", "perfect, se"]:
+        head = prompt_head(llama, typed)
+        before = backend.prefilled
+        llama.complete(CONTEXT, "Sam", typed)
+        new = len(head) - common(previous, head)
+        assert backend.prefilled - before == max(new, 1)
+        assert new < 5 < len(head)
+        previous = head
+
+
+def test_a_new_message_reads_only_that_message(llama):
+    """The group chat and the bot: the conversation grows, the cache grows with it."""
+    llama.backend.cache.clear()
+    llama.suggest(CONTEXT[:2], as_="Sam", n=2, seed=0)
+    before = llama.backend.prefilled
+    llama.suggest(CONTEXT, as_="Sam", n=2, seed=0)
+    shorter, longer = prompt_head(llama, "", CONTEXT[:2]), prompt_head(llama, "", CONTEXT)
+    assert llama.backend.prefilled - before == len(longer) - common(shorter, longer)
+
+
+def test_suggest_reads_the_conversation_once(llama):
+    """One reading for every draw and the ranking: no second pass, no copy per candidate."""
+    llama.backend.cache.clear()
+    before = llama.backend.prefilled
+    llama.suggest(CONTEXT, as_="Sam", n=5, seed=1, temperature=1.5)
+    assert llama.backend.prefilled - before == len(prompt_head(llama, ""))
+
+
+def test_kept_prompts_are_bounded_in_count_and_bytes(llama):
+    backend = llama.backend
+    one_size = None
+    backend.cache = PromptCache(entries=4)
+    for i in range(12):  # twelve clients, each its own conversation
+        messages = [*CONTEXT, Turn("Ana", f"client {i} says hi")]
+        llama.complete(messages, "Sam", "ok")
+        one_size = one_size or backend.cache.size
+    assert len(backend.cache) == 4
+    backend.cache = PromptCache(entries=100, max_bytes=int(one_size * 2.5))
+    for i in range(12):
+        llama.complete([*CONTEXT, Turn("Ana", f"client {i} says hi")], "Sam", "ok")
+    assert len(backend.cache) == 2
+    assert backend.cache.size <= one_size * 2.5
+    backend.cache = PromptCache()
+
+
+def test_a_prompt_that_extends_a_kept_one_replaces_it():
+    cache = PromptCache()
+    t = torch.zeros(1, 1, 3, 2)
+    cache.put(("causal",), [1, 2, 3], ((t, t),))
+    cache.put(("causal",), [1, 2, 3, 4], ((t, t),))
+    cache.put(("causal",), [1, 2, 5], ((t, t),))
+    assert len(cache) == 2
+    assert cache.longest(("causal",), [1, 2, 3, 4, 9])[1] == 4
+    assert cache.longest(("encoder",), [1, 2, 3])[0] is None
+
+
+def prompt_head(suggester: Suggester, typed: str, messages=CONTEXT) -> list[int]:
+    prompt = prompt_for(suggester, typed, messages)
+    return prompt.context + prompt.forced
+
+
+def common(a: list[int], b: list[int]) -> int:
+    length = 0
+    while length < min(len(a), len(b)) and a[length] == b[length]:
+        length += 1
+    return length
