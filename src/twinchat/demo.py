@@ -29,12 +29,16 @@ def run_demo(folder: Path, minutes: float, console: Console) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.chmod(0o700)  # it holds chat text
     data, run = folder / "data", folder / "run"
-    console.print(f"[bold]1/3[/] preparing the bundled example into {data}")
-    prepare(["bundled:ubuntu-irc"], data, PrepareOptions(force=True))
+    console.print(f"[bold]1/4[/] preparing the bundled example into {data}")
+    with console.status("reading the chat"):
+        prepare(["bundled:ubuntu-irc"], data, PrepareOptions(force=True))
     shown = _held_out(data / "validation.jsonl", _speakers(data / "train.jsonl"))
-    console.print(f"[bold]2/3[/] suggestions of the untuned {MODEL}")
-    before = _suggestions(Suggester.from_model(MODEL), shown)
-    console.print(f"[bold]3/3[/] fine-tuning with LoRA for about {minutes:g} minutes")
+    console.print(f"[bold]2/4[/] suggestions of the untuned {MODEL}")
+    with console.status(f"loading {MODEL}"):
+        untuned = Suggester.from_model(MODEL)
+    before = _suggestions(untuned, shown, console)
+    del untuned  # its memory goes to training
+    console.print(f"[bold]3/4[/] fine-tuning with LoRA for about {minutes:g} minutes")
     # Short contexts and one epoch's schedule: a 2-core CPU fits about a hundred steps of 8
     # examples in 4 minutes, enough to learn the chat's form (names, length, when to stop).
     config = TrainConfig(
@@ -52,9 +56,11 @@ def run_demo(folder: Path, minutes: float, console: Console) -> dict[str, Any]:
         patience=0,
     )
     train(data, run, config, console=console)
-    tuned = Suggester.load(run)
+    console.print("[bold]4/4[/] suggestions of the fine-tuned model")
+    with console.status(f"loading {run}"):
+        tuned = Suggester.load(run)
     tuned.open_speakers = True  # IRC: a held-out day may bring people training never saw
-    after = _suggestions(tuned, shown)
+    after = _suggestions(tuned, shown, console)
     losses = _losses(run / "metrics.jsonl")
     _show(console, shown, before, after, losses)
     console.print(f"\nEverything is in {folder}")
@@ -77,11 +83,14 @@ def _held_out(path: Path, known: set[str]) -> list[Example]:
     return fitting[::step][:SHOWN]
 
 
-def _suggestions(suggester: Any, examples: list[Example]) -> list[list[str]]:
-    return [
-        [c.text for c in suggester.suggest(e.context[-6:], as_=e.speaker, n=2, seed=0)]
-        for e in examples
-    ]
+def _suggestions(suggester: Any, examples: list[Example], console: Console) -> list[list[str]]:
+    shown = []
+    with console.status("") as status:
+        for i, e in enumerate(examples, 1):
+            status.update(f"suggesting replies to conversation {i} of {len(examples)}")
+            candidates = suggester.suggest(e.context[-6:], as_=e.speaker, n=2, seed=0)
+            shown.append([c.text for c in candidates])
+    return shown
 
 
 def _losses(metrics: Path) -> tuple[float | None, float | None]:

@@ -194,7 +194,8 @@ def _measure(model: Any, example: Example, index: int, options: EvalOptions, tal
     if len(texts) > 1:
         tally.add("distinct_1", scoring.distinct_n(texts, 1))
         tally.add("distinct_2", scoring.distinct_n(texts, 2))
-    guess = model.suggest(context, n=1, greedy=True, seed=options.seed + index)
+    # Who speaks is the greedy reply's first tokens, the same in a shorter greedy reply.
+    guess = model.suggest(context, n=1, greedy=True, seed=options.seed + index, max_new_tokens=16)
     if len(getattr(model, "speakers", [])) != 1:
         tally.add("speaker_accuracy", float(bool(guess) and guess[0].speaker == example.speaker))
     if index < options.typeahead:
