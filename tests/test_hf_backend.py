@@ -184,3 +184,40 @@ def common(a: list[int], b: list[int]) -> int:
     while length < min(len(a), len(b)) and a[length] == b[length]:
         length += 1
     return length
+
+
+def test_a_long_conversation_loses_its_oldest_tokens_a_block_at_a_time():
+    """Past the limit the start moves in steps: a new message keeps the kept reading usable."""
+    from twinchat.suggest import CUT_STEP, _cut
+
+    assert _cut(100, 512) == 0
+    assert _cut(513, 512) == CUT_STEP
+    assert _cut(512 + CUT_STEP, 512) == CUT_STEP
+    assert _cut(513 + CUT_STEP, 512) == 2 * CUT_STEP
+    for length in range(513, 900):
+        assert 512 - CUT_STEP < length - _cut(length, 512) <= 512
+
+
+def test_a_growing_long_conversation_is_not_read_again(llama):
+    from twinchat.suggest import _cut
+
+    def length(messages) -> int:
+        return len(llama.tokenizer(llama.format.source(messages))["input_ids"])
+
+    llama.max_source_tokens = 128
+    try:
+        pairs = [Turn("Ana", "hi there"), Turn("Sam", "hello")]
+        reply = Turn("Ana", "ok")
+        # a conversation past the limit whose next message leaves its start where it is
+        messages = next(
+            pairs * k
+            for k in range(20, 60)
+            if _cut(length(pairs * k), 128) == _cut(length([*pairs * k, reply]), 128) > 0
+        )
+        llama.backend.cache.clear()
+        llama.suggest(messages, as_="Sam", n=1, seed=0)
+        before = llama.backend.prefilled
+        llama.suggest([*messages, reply], as_="Sam", n=1, seed=0)
+        assert llama.backend.prefilled - before < 10
+    finally:
+        llama.max_source_tokens = 512

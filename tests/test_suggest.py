@@ -103,6 +103,9 @@ def test_an_unknown_speaker_lists_the_known_ones(llama):
 def test_token_texts_spell_what_the_tokenizer_decodes(suggester):
     text = "Sam: perfect, see you there"
     ids = suggester.tokenizer(text, add_special_tokens=False)["input_ids"]
+    alone = Suggester(suggester.backend, suggester.tokenizer, suggester.format)
+    assert "".join(alone._token_text(i) for i in ids).strip() == text  # one at a time
+    assert alone._texts is None
     texts = suggester.token_texts()
     assert "".join(texts[i] for i in ids).strip() == text
     assert suggester._decode(ids).strip() == text

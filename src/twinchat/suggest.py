@@ -266,7 +266,7 @@ class Suggester:
         causal = self.format.family != SEQ2SEQ
         source = self.format.source(messages)
         context = self.tokenizer(source, add_special_tokens=causal)["input_ids"] if source else []
-        context = context[-self.max_source_tokens :]  # the oldest go first, as in training
+        context = context[_cut(len(context), self.max_source_tokens) :]
         if causal and not context and self.tokenizer.bos_token_id is not None:
             context = [self.tokenizer.bos_token_id]
         elif not causal and not context:
@@ -328,16 +328,41 @@ class Suggester:
             self._texts = [text[len(base) :] if text.startswith(base) else "" for text in decoded]
         return self._texts
 
+    def _token_text(self, token: int) -> str:
+        """What one token id spells, as `token_texts` gives it."""
+        if self._texts is not None:
+            return self._texts[token] if token < len(self._texts) else ""
+        if token >= len(self.tokenizer):  # the model's rows past the vocabulary spell nothing
+            return ""
+        anchor = self._anchor()
+        base = self.tokenizer.decode([anchor], skip_special_tokens=False)
+        text = self.tokenizer.decode([anchor, token], skip_special_tokens=False)
+        return text[len(base) :] if text.startswith(base) else ""
+
     def speller(self) -> Speller:
         """What may come next while a typed tail is spelled out (built once, for healing)."""
         if self._speller is None:
-            self._speller = Speller(self.token_texts())
+            self._speller = Speller(self.token_texts, self._token_text)
         return self._speller
 
 
 def listed(names: Sequence[str], most: int = 15) -> str:
     """The first `most` names for an error message, "…" when there are more."""
     return ", ".join(names[:most]) + (" …" if len(names) > most else "")
+
+
+CUT_STEP = 64
+"""Context tokens dropped at a time once a conversation outgrows the limit."""
+
+
+def _cut(length: int, limit: int) -> int:
+    """Where a context of `length` tokens starts: the oldest go first, as in training, but a
+    whole `CUT_STEP` at a time, so that the start stays put while a few messages come in and a
+    kept reading of the conversation still serves (one token at a time, every new message
+    would move it and the whole conversation would be read again)."""
+    over = length - limit
+    step = max(1, min(CUT_STEP, limit // 8))
+    return 0 if over <= 0 else math.ceil(over / step) * step
 
 
 def _rest(text: str, typed: str) -> str:

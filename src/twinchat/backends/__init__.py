@@ -11,7 +11,7 @@ backend draws the same greedy ids and scores within 1e-3 of its teacher-forced `
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,15 +50,40 @@ class Prompt:
 
 
 class Speller:
-    """Which tokens may come next while the generated text has not yet spelled the typed tail."""
+    """Which tokens may come next while the generated text has not yet spelled the typed tail;
+    and the text of drawn tokens (where a message ends).
 
-    def __init__(self, texts: list[str]):
-        self.texts = texts
-        """The text every token id spells."""
+    The text of every token is computed only when healing first needs it (0.5 s for a 49,152
+    token vocabulary); before that, each drawn token's text is decoded alone by `text_of`."""
+
+    def __init__(
+        self,
+        texts: list[str] | Callable[[], list[str]],
+        text_of: Callable[[int], str] | None = None,
+    ):
+        self._texts = texts if isinstance(texts, list) else None
+        self._load = texts if callable(texts) else None
+        self._text_of = text_of
+        self._single: dict[int, str] = {}
         self._cache: dict[str, list[int]] = {}
 
+    @property
+    def texts(self) -> list[str]:
+        """The text every token id spells."""
+        if self._texts is None:
+            assert self._load is not None
+            self._texts = self._load()
+        return self._texts
+
     def spelled(self, ids: Sequence[int]) -> str:
-        return "".join(self.texts[t] if t < len(self.texts) else "" for t in ids)
+        return "".join(self._text(t) for t in ids)
+
+    def _text(self, token: int) -> str:
+        if self._texts is not None or self._text_of is None:
+            return self.texts[token] if token < len(self.texts) else ""
+        if token not in self._single:
+            self._single[token] = self._text_of(token)
+        return self._single[token]
 
     def allowed(self, rest: str) -> list[int]:
         """Tokens that spell all of `rest` and maybe more; only when none does, tokens that

@@ -266,9 +266,7 @@ class _Decoding:
                 ids[row].append(token)
                 logprobs[row] += logp
                 if self.speller is not None:
-                    texts[row] += (
-                        self.speller.texts[token] if token < len(self.speller.texts) else ""
-                    )
+                    texts[row] += self.speller.spelled([token])
                 if token != backend.end and not self._stopped(texts[row]):
                     going.append(place)
             if not going or step + 1 == self.settings.max_new_tokens:
