@@ -218,7 +218,7 @@ def _hf_floor(suggester: Any, ids: list[int]) -> Floor:
     model = suggester.model
     seq2seq = suggester.backend.seq2seq
     prompt = torch.tensor([ids])
-    start = torch.tensor([[model.config.decoder_start_token_id]])
+    start = torch.tensor([[model.config.decoder_start_token_id if seq2seq else 0]])
 
     def read() -> Any:
         if seq2seq:
