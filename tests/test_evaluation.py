@@ -84,6 +84,8 @@ def test_a_typeahead_suggestion_stays_while_it_is_typed():
     assert Model.calls == 1
     assert complete("see t") == ""  # left the suggestion: asked again
     assert Model.calls == 2
+    assert complete("see") == " you there"  # asked before: not again
+    assert Model.calls == 2
 
 
 def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):

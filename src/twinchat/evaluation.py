@@ -226,6 +226,9 @@ class _Completer:
     def __init__(self, model: Any, context: list[Turn], speaker: str):
         self.model, self.context, self.speaker = model, context, speaker
         self.shown: tuple[str, str] | None = None
+        self.asked: dict[str, str] = {}
+        """Completions already computed: the exact-match walk and the keystroke walk ask for
+        the same typed texts, and a greedy completion is the same every time."""
 
     def __call__(self, typed: str) -> str:
         if self.shown is not None:
@@ -239,6 +242,11 @@ class _Completer:
         return suggestion
 
     def _ask(self, typed: str) -> str:
+        if typed not in self.asked:
+            self.asked[typed] = self._complete(typed)
+        return self.asked[typed]
+
+    def _complete(self, typed: str) -> str:
         if hasattr(self.model, "complete"):
             return self.model.complete(self.context, self.speaker, typed)
         best = self.model.suggest(self.context, as_=self.speaker, prefix=typed, n=1)
