@@ -129,6 +129,29 @@ def hike_t5_run(hike_data, tmp_path_factory) -> Path:
     return memorize(hike_data, make_tiny_t5(root / "model"), root / "run")
 
 
+@pytest.fixture(scope="module")
+def llama(hike_llama_run) -> Any:
+    """The tiny Llama that knows the little chat by heart, as a Suggester (one per module: tests
+    change its caches and settings)."""
+    from twinchat.suggest import Suggester
+
+    return Suggester.load(hike_llama_run)
+
+
+@pytest.fixture(scope="module")
+def t5(hike_t5_run) -> Any:
+    """The tiny T5 that knows the little chat by heart, as a Suggester (one per module)."""
+    from twinchat.suggest import Suggester
+
+    return Suggester.load(hike_t5_run)
+
+
+@pytest.fixture(params=["llama", "t5"])
+def suggester(request) -> Any:
+    """Each tiny model in turn."""
+    return request.getfixturevalue(request.param)
+
+
 @contextlib.contextmanager
 def serving(app: Any) -> Iterator[str]:
     """uvicorn on a free loopback port, in a thread, as `twinchat serve` runs it; its base URL."""

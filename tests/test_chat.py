@@ -32,21 +32,6 @@ QUESTION, ANSWER = HIKE[0][1], HIKE[1][1]
 TURNS = [Turn(s, t) for s, t, _ in HIKE]
 
 
-@pytest.fixture(scope="module")
-def t5(hike_t5_run) -> Suggester:
-    return Suggester.load(hike_t5_run)
-
-
-@pytest.fixture(scope="module")
-def llama(hike_llama_run) -> Suggester:
-    return Suggester.load(hike_llama_run)
-
-
-@pytest.fixture(params=["llama", "t5"])
-def suggester(request) -> Suggester:
-    return request.getfixturevalue(request.param)
-
-
 def chat_cli(run: Path, *args: str, input: str = "") -> tuple[int, list[str], str]:
     """Exit code, stdout lines and stderr of `twinchat chat RUN ARGS` fed `input`."""
     result = CliRunner().invoke(app, ["chat", str(run), *args], input=input)

@@ -19,21 +19,6 @@ from twinchat.suggest import Sampling, Suggester
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
 
-@pytest.fixture(scope="module")
-def llama(hike_llama_run) -> Suggester:
-    return Suggester.load(hike_llama_run)
-
-
-@pytest.fixture(scope="module")
-def t5(hike_t5_run) -> Suggester:
-    return Suggester.load(hike_t5_run)
-
-
-@pytest.fixture(params=["llama", "t5"])
-def suggester(request) -> Suggester:
-    return request.getfixturevalue(request.param)
-
-
 def prompt_for(suggester: Suggester, typed: str = "", messages=CONTEXT):
     return suggester._prompt(messages, suggester.format.reply_prefix("Sam", typed), typed)
 

@@ -56,16 +56,6 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def llama(hike_llama_run) -> Suggester:
-    return Suggester.load(hike_llama_run)
-
-
-@pytest.fixture(scope="module")
-def t5(hike_t5_run) -> Suggester:
-    return Suggester.load(hike_t5_run)
-
-
-@pytest.fixture(scope="module")
 def recorder(llama) -> Recorder:
     return Recorder(llama)
 

@@ -16,23 +16,6 @@ from twinchat.suggest import Suggester, _acceptable, _next_turn
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
 
-@pytest.fixture(scope="module")
-def llama(hike_llama_run) -> Suggester:
-    """A tiny Llama that knows the little chat by heart (conftest)."""
-    return Suggester.load(hike_llama_run)
-
-
-@pytest.fixture(scope="module")
-def t5(hike_t5_run) -> Suggester:
-    """A tiny T5 that knows the little chat by heart (conftest)."""
-    return Suggester.load(hike_t5_run)
-
-
-@pytest.fixture(params=["llama", "t5"])
-def suggester(request) -> Suggester:
-    return request.getfixturevalue(request.param)
-
-
 def test_the_memorized_reply_comes_first(suggester):
     best = suggester.suggest(CONTEXT, as_="Sam", n=3, greedy=True)
     assert best[0].text == "perfect, see you there"
