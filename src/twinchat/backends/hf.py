@@ -310,10 +310,7 @@ class _Decoding:
         for row, text in enumerate(texts):
             if len(text) >= len(tail):
                 continue
-            allowed = self.speller.allowed(tail[len(text) :])
-            mask = scores.new_full(scores.shape[-1:], float("-inf"))
-            mask[allowed] = 0
-            scores[row] += mask
+            _restrict(scores[row], self.speller.allowed(tail[len(text) :]))
 
     def _stopped(self, text: str) -> bool:
         """Whether the last line of `text` starts another message (stops begin with a line
@@ -442,17 +439,18 @@ class _Spell:
         self.start = start
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
         for row in range(input_ids.shape[0]):
             spelled = self.speller.spelled(input_ids[row, self.start :].tolist())
-            if len(spelled) >= len(self.tail):
-                continue
-            allowed = self.speller.allowed(self.tail[len(spelled) :])
-            mask = torch.full_like(scores[row], float("-inf"))
-            mask[allowed] = 0
-            scores[row] = scores[row] + mask
+            if len(spelled) < len(self.tail):
+                _restrict(scores[row], self.speller.allowed(self.tail[len(spelled) :]))
         return scores
+
+
+def _restrict(scores: Any, allowed: list[int]) -> None:
+    """Only `allowed` tokens stay possible in this row of scores (in place)."""
+    mask = scores.new_full(scores.shape, float("-inf"))
+    mask[allowed] = 0
+    scores += mask
 
 
 def _until(ids: list[int], end: int, pad: int | None) -> list[int]:
