@@ -139,6 +139,8 @@ def _subject(key: str, work: Path, data: Path, options: argparse.Namespace) -> S
         limits = {"minutes": options.minutes, "lr": 1e-3, "batch_size": 8}
         limits.update(max_source_tokens=96, max_target_tokens=32)  # the demo's recipe
     run = options.smollm2_run if key == "smollm2" and options.smollm2_run else work / f"{key}-run"
+    if run == options.smollm2_run and not (run / "twinchat.json").is_file():
+        sys.exit(f"{run} is not a finished twinchat run: give a folder twinchat train wrote")
     export = work / f"{key}-ct2"
     if not (run / "twinchat.json").exists():
         print(f"{name}: training a run", flush=True)
