@@ -336,7 +336,7 @@ def test_errors_are_one_line_and_name_the_fix(families, tmp_path):
         export_run(run, tmp_path / "out", quantization="int4")
     with pytest.raises(TwinchatError, match="cannot export to 'onnx'"):
         export_run(run, tmp_path / "out", to="onnx")
-    with pytest.raises(TwinchatError, match="export them for ct2 first: twinchat export"):
+    with pytest.raises(TwinchatError, match="export them first: twinchat export"):
         Suggester.load(run, backend="ct2")
     exported = families["llama"].root / "float32"
     families["llama"].ct2("float32")

@@ -1,10 +1,12 @@
-"""`export`: a finished run as a CTranslate2 model, for fast suggestions on a CPU or a GPU.
+"""`export`: a finished run for a faster engine: CTranslate2 (`ct2`, every model, CPU or GPU)
+or onnxruntime-genai (`ort`, causal models, the fastest typeahead on a CPU).
 
-    twinchat export runs/me --to ct2 -o runs/me-ct2                # int8: the CPU choice
+    twinchat export runs/me --to ort -o runs/me-ort                # int8: the CPU choice
+    twinchat export runs/me --to ct2 -o runs/me-ct2
     twinchat export runs/me --to ct2 -o runs/me-gpu --quantization int8_bfloat16
-    twinchat suggest runs/me-ct2 --as Sam < chat.txt
+    twinchat suggest runs/me-ort --as Sam < chat.txt
 
-A LoRA adapter is merged into its base first (CTranslate2 runs plain weights). The output
+A LoRA adapter is merged into its base first (both engines run plain weights). The output
 folder holds the converted model, the run's tokenizer and a `twinchat.json` (the run's own,
 plus `backend`, `quantization` and `source_run`), so `Suggester.load` and `twinchat serve`
 take it as they take a run. It is written beside OUT and renamed into place, owner-only.
@@ -12,8 +14,12 @@ take it as they take a run. It is written beside OUT and renamed into place, own
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +29,12 @@ from twinchat.errors import TwinchatError, reason
 from twinchat.formats import SEQ2SEQ
 from twinchat.suggest import read_description
 
-TARGETS = ("ct2",)
+TARGETS = ("ct2", "ort")
+ORT_QUANTIZATIONS = {
+    "int8": "8-bit weights; on a CPU the fastest for typeahead (benchmarks/engines.py)",
+    "int4": "4-bit weights: smaller, a step faster, further from the trained model",
+    "float32": "exact: the same outputs as the transformers model",
+}
 QUANTIZATIONS = {
     "int8": "8-bit weights; on a CPU the fastest and smallest (4x smaller than float32)",
     "int8_float32": "the same as int8",
@@ -54,19 +65,16 @@ def export_run(
     """
     run, out = Path(run), Path(out)
     if to not in TARGETS:
-        raise TwinchatError(f"cannot export to '{to}'; the target is {', '.join(TARGETS)}")
+        raise TwinchatError(f"cannot export to '{to}'; the target is {' or '.join(TARGETS)}")
     description = read_description(run)
     if description.get("backend", "hf") != "hf":
         source = description.get("source_run") or "the run it came from"
         raise TwinchatError(f"{run} is already a {description['backend']} export; export {source}")
     family = description["format"]["family"]
-    _check_quantization(quantization, family)
+    _check_quantization(to, quantization, family)
     if out.resolve() == run.resolve():
         raise TwinchatError(f"the export would replace the run {run}; choose another -o folder")
-    try:
-        import ctranslate2
-    except ImportError:
-        raise TwinchatError("exporting needs CTranslate2: pip install 'twinchat[fast]'") from None
+    engine = _engine_version(to)
     with (
         staged_folder(out, force) as staging,
         tempfile.TemporaryDirectory(
@@ -74,8 +82,11 @@ def export_run(
         ) as work,
     ):
         source = _plain_weights(run, description, Path(work) / "merged")
-        converted = Path(work) / "ct2"
-        _convert(source, converted, quantization)
+        converted = Path(work) / to
+        if to == "ct2":
+            _convert(source, converted, quantization)
+        else:
+            _build_ort(source, converted, quantization, Path(work) / "cache")
         for item in converted.iterdir():
             item.rename(staging / item.name)
         from transformers import AutoTokenizer
@@ -83,10 +94,10 @@ def export_run(
         AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(staging))
         exported = {
             **description,
-            "backend": "ct2",
+            "backend": to,
             "quantization": quantization,
             "source_run": str(run.resolve()),
-            "ctranslate2": ctranslate2.__version__,
+            "ctranslate2" if to == "ct2" else "onnxruntime_genai": engine,
             "generation": _unasked(source),
             "adapter": False,  # merged: the export holds plain weights
             "merged": None,
@@ -98,7 +109,29 @@ def export_run(
     return out
 
 
-def _check_quantization(quantization: str, family: str) -> None:
+def _engine_version(to: str) -> str:
+    """The installed engine's version; a one-line error naming the install when it is not."""
+    module, package = ("ctranslate2", "ctranslate2") if to == "ct2" else _ORT
+    if importlib.util.find_spec(module) is None:
+        raise TwinchatError(f"exporting to {to} needs {package}: pip install 'twinchat[fast]'")
+    return importlib.metadata.version(package)
+
+
+_ORT = ("onnxruntime_genai", "onnxruntime-genai")
+
+
+def _check_quantization(to: str, quantization: str, family: str) -> None:
+    if to == "ort":
+        if family == SEQ2SEQ:
+            raise TwinchatError(
+                "onnxruntime-genai runs causal models only; export a T5 run with --to ct2"
+            )
+        if quantization not in ORT_QUANTIZATIONS:
+            raise TwinchatError(
+                f"unknown quantization '{quantization}' for ort; choose "
+                f"{', '.join(ORT_QUANTIZATIONS)}"
+            )
+        return
     if quantization not in QUANTIZATIONS:
         raise TwinchatError(
             f"unknown quantization '{quantization}'; choose {', '.join(QUANTIZATIONS)}"
@@ -167,3 +200,18 @@ def _convert(source: Path, out: Path, quantization: str) -> None:
         Converter(str(source)).convert(str(out), quantization=quantization)
     except (ValueError, NotImplementedError) as error:
         raise TwinchatError(f"CTranslate2 cannot convert {source}: {reason(error)[:300]}") from None
+
+
+def _build_ort(source: Path, out: Path, quantization: str, cache: Path) -> None:
+    """onnxruntime-genai's model builder, in a process of its own (it prints as it goes, and
+    holds a second copy of the weights while it works)."""
+    precision = {"float32": "fp32"}.get(quantization, quantization)
+    command = [
+        sys.executable, "-m", "onnxruntime_genai.models.builder",
+        "-i", str(source), "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache),
+    ]  # fmt: skip
+    built = subprocess.run(command, capture_output=True, text=True, check=False)
+    if built.returncode != 0 or not (out / "genai_config.json").is_file():
+        lines = [line for line in built.stderr.splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else f"exit status {built.returncode}"
+        raise TwinchatError(f"onnxruntime-genai cannot build {source}: {last[:300]}")

@@ -15,8 +15,9 @@ reference did by hand (duplicates, empty, echoes of the context, degenerate repe
 drawn again only for what curation left missing, and ranked by the model's mean log-probability
 per token, taken from the draw itself.
 
-The model itself is a backend (`twinchat.backends`): transformers weights (`hf`), or a
-CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`); a folder names its own.
+The model itself is a backend (`twinchat.backends`): transformers weights (`hf`), a
+CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`) or an onnxruntime-genai one
+(`ort`, `--to ort`, causal models); a folder names its own.
 """
 
 from __future__ import annotations
@@ -101,13 +102,14 @@ class Suggester:
 
     @property
     def model(self) -> Any:
-        """The backend's model: a transformers module, or a CTranslate2 Translator/Generator."""
+        """The backend's model: a transformers module, a CTranslate2 Translator/Generator, or
+        an onnxruntime-genai Model."""
         return self.backend.model
 
     @classmethod
     def load(cls, run: str | Path, backend: str | None = None) -> Suggester:
         """A trained run (merged weights when there are some, else the adapter on its base) or
-        its CTranslate2 export; `backend` (hf, ct2) defaults to the folder's own.
+        its export; `backend` (hf, ct2, ort) defaults to the folder's own.
 
         Raises:
             TwinchatError: not a finished run or export, or one the backend cannot run.
@@ -117,16 +119,22 @@ class Suggester:
         own = description.get("backend", "hf")
         backend = backend or own
         if backend not in BACKENDS:
-            raise TwinchatError(f"unknown backend '{backend}'; choose {' or '.join(BACKENDS)}")
+            raise TwinchatError(f"unknown backend '{backend}'; choose {', '.join(BACKENDS)}")
         if backend != own:
             raise TwinchatError(_mismatch(run, own, description))
         chat_format = ChatFormat.from_dict(description["format"])
         folder = run / description["merged"] if description.get("merged") else run
         tokenizer = _load_tokenizer(folder, backend)
-        if backend == "ct2":
+        if backend == "ort":
+            from twinchat.backends.ort import OrtBackend
+
+            engine: Backend = OrtBackend.load(
+                run, tokenizer, chat_format, generation=description.get("generation")
+            )
+        elif backend == "ct2":
             from twinchat.backends.ct2 import CT2Backend
 
-            engine: Backend = CT2Backend.load(
+            engine = CT2Backend.load(
                 run,
                 tokenizer,
                 chat_format,
@@ -345,9 +353,9 @@ class Suggester:
 
 
 def _load_tokenizer(folder: Path, backend: str) -> Any:
-    """The run's tokenizer. For CTranslate2, straight from its `tokenizer.json` when it has
-    one: the same tokens, without the 2 s of importing torch that AutoTokenizer costs."""
-    if backend == "ct2" and (folder / "tokenizer.json").is_file():
+    """The run's tokenizer. For an export, straight from its `tokenizer.json` when it has one:
+    the same tokens, without the 2 s of importing torch that AutoTokenizer costs."""
+    if backend != "hf" and (folder / "tokenizer.json").is_file():
         from transformers import PreTrainedTokenizerFast
 
         return PreTrainedTokenizerFast.from_pretrained(str(folder))
@@ -446,12 +454,13 @@ def read_description(folder: Path) -> dict[str, Any]:
 
 
 def _mismatch(run: Path, own: str, description: dict[str, Any]) -> str:
-    if own == "ct2":
+    if own != "hf":
         source = description.get("source_run") or "the run it came from"
-        return f"{run} is a CTranslate2 export; load it with --backend ct2, or load {source}"
+        engine = {"ct2": "a CTranslate2", "ort": "an onnxruntime-genai"}.get(own, f"a {own}")
+        return f"{run} is {engine} export; load it with --backend {own}, or load {source}"
     return (
-        f"{run} holds transformers weights; export them for ct2 first: "
-        f"twinchat export {run} --to ct2 -o {run}-ct2"
+        f"{run} holds transformers weights; export them first: "
+        f"twinchat export {run} --to ct2 -o {run}-ct2 (or --to ort for a causal model)"
     )
 
 

@@ -24,14 +24,13 @@ Seeds: CTranslate2 seeds each worker thread's random generator once, at its firs
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Draw, Prompt, Speller
+from twinchat.backends import Draw, Prompt, Speller, cores, log_softmax, sample
 from twinchat.errors import TwinchatError
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
@@ -108,7 +107,7 @@ class CT2Backend:
             device=device,
             compute_type=compute_type(quantization, device),
             inter_threads=1,  # one request at a time, each on all the cores
-            intra_threads=0 if device == "cuda" else _cores(),
+            intra_threads=0 if device == "cuda" else cores(),
         )
         return cls(model, tokenizer, chat_format, generation)
 
@@ -334,8 +333,6 @@ class CT2Backend:
 
     def _next(self, prompt: Prompt, ids: list[int]) -> np.ndarray:
         """Log-probabilities of every token after the forced start and `ids`."""
-        import numpy as np
-
         options = {"return_logits_vocab": True, "beam_size": 1, "end_token": self.format.end}
         if self.seq2seq:
             prefix = prompt.forced + ids
@@ -351,22 +348,11 @@ class CT2Backend:
         else:
             (result,) = self._generate(prompt, [ids], max_length=1, **options)
             logits = result.logits[0][0]
-        values = np.asarray(_on_cpu(logits), dtype=np.float64)
-        values -= values.max()
-        return values - np.log(np.exp(values).sum())
+        return log_softmax(_on_cpu(logits))
 
     def _draw(self, logp: np.ndarray, settings: Sampling) -> int:
-        """An index drawn as transformers samples among the allowed tokens: temperature, top-k,
-        then top-p."""
-        import numpy as np
-
-        scaled = logp / settings.temperature
-        order = scaled.argsort()[::-1][: self.top_k or None]
-        probs = np.exp(scaled[order] - scaled[order].max())
-        probs /= probs.sum()
-        before = np.cumsum(probs) - probs
-        kept = before < settings.top_p  # the smallest set reaching top_p; never empty
-        return int(self._random.choice(order[kept], p=probs[kept] / probs[kept].sum()))
+        """An index drawn as transformers samples among the allowed tokens."""
+        return sample(logp, settings, self.top_k, self._random)
 
     def score(self, prompt: Prompt, sequences: list[list[int]]) -> list[float]:
         if not sequences:
@@ -418,13 +404,6 @@ def compute_type(quantization: str | None, device: str) -> str:
     if quantization in ctranslate2.get_supported_compute_types(device):
         return quantization
     return _WITHOUT_HALF.get(quantization, "default")
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _summed(score: float, length: int, search: dict[str, Any]) -> float:

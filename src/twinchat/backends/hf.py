@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Draw, Prompt, Speller
+from twinchat.backends import Draw, Prompt, Speller, common_prefix
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
 if TYPE_CHECKING:
@@ -349,7 +349,7 @@ class PromptCache:
         for key in reversed(self._kept):
             if key[:1] != kind:
                 continue
-            common = _common(key[1:], ids)
+            common = common_prefix(key[1:], ids)
             if common > length:
                 best, length = key, common
         if best is None:
@@ -379,7 +379,7 @@ class PromptCache:
         key = (*kind, *ids)
         if extends:
             for other in [
-                k for k in self._kept if k[:1] == kind and _common(k[1:], ids) == len(k) - 1
+                k for k in self._kept if k[:1] == kind and common_prefix(k[1:], ids) == len(k) - 1
             ]:
                 del self._kept[other]
         size = sum(t.numel() * t.element_size() for t in _flat(tensors))
@@ -391,15 +391,6 @@ class PromptCache:
 
     def clear(self) -> None:
         self._kept.clear()
-
-
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    length = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        length += 1
-    return length
 
 
 def _flat(tensors: Any) -> list[Any]:
