@@ -1,6 +1,7 @@
-"""Benchmark reply suggestions and typeahead: a run's transformers model (`hf`) and its
-CTranslate2 int8 export (`ct2`), each against its own floor measured in the same run, on the
-bundled example's held-out conversations.
+"""Benchmark reply suggestions and typeahead: a run's transformers model (`hf`), its
+CTranslate2 int8 export (`ct2`) and, for a causal model, its onnxruntime-genai int8 export
+(`ort`), each against its own floor measured in the same run, on the bundled example's
+held-out conversations.
 
 Run it by hand from the repository root (needs `pip install 'twinchat[fast]'`)::
 
@@ -13,7 +14,8 @@ Models, no download: a **flan-t5-small shape** (benchmarks/subjects.py: FLAN-T5-
 widths and 32,128-token vocabulary, random weights; a run by one training step) and
 **SmolLM2-135M-Instruct**, the bundled model, LoRA-trained on the example (a one-step run writes
 48 tokens of noise every time, so the run is trained for `--minutes`, or given). Each run is
-exported with `twinchat export --to ct2 --quantization int8`. Both backends run on every core.
+exported with `twinchat export --to ct2 --quantization int8`, SmolLM2's also `--to ort`. Every
+backend runs on every core.
 
 **Suggestions**: for each held-out conversation, `suggest(context, as_=the real replier, n=5,
 seed=i)` as a user calls it: candidates drawn, curated, drawn again only for what is missing.
@@ -26,6 +28,9 @@ the page does; any other asks for the greedy completion of up to 8 tokens (`comp
 work costs at those rates: the prompt tokens not read by an earlier call (the longest common
 prefix with the previous prompt is free), and as many steps as its longest row took, at its
 batch size. `× floor` is the latency over that floor: 1.0 is an engine doing nothing it need not.
+onnxruntime-genai cannot copy a read prompt to other rows: its floor for n rows is the cheaper
+of reading the prompt once and drawing the rows one after the other, or reading it n times and
+drawing them as a batch.
 """
 
 from __future__ import annotations
@@ -49,7 +54,10 @@ TYPED = 30
 CONTEXT_TOKENS = 150
 ROWS = 7
 """The batch a 5-candidate suggestion draws: 5 and the share curation may drop."""
-GOALS = {"suggest": {"hf": 4.0, "ct2": 1.5}, "typing": {"hf": 0.1, "ct2": 0.1}}
+GOALS = {
+    "suggest": {"hf": 4.0, "ct2": 1.5, "ort": 1.5},
+    "typing": {"hf": 0.1, "ct2": 0.1, "ort": 0.1},
+}
 """p90 goals in seconds (issue: suggestions at the speed of typing)."""
 
 
@@ -57,7 +65,7 @@ GOALS = {"suggest": {"hf": 4.0, "ct2": 1.5}, "typing": {"hf": 0.1, "ct2": 0.1}}
 class Subject:
     name: str
     run: Path
-    export: Path
+    exports: dict[str, Path]
 
 
 @dataclass
@@ -67,10 +75,16 @@ class Floor:
     per_token: float
     step_1: float
     step_n: float
+    shared_prompt: bool = True
+    """Whether the engine reads a prompt once for all the rows of a batch."""
 
     def of(self, new_tokens: int, steps: int, rows: int) -> float:
         step = self.step_1 + (self.step_n - self.step_1) * (rows - 1) / (ROWS - 1)
-        return new_tokens * self.per_token + steps * step
+        batched = new_tokens * self.per_token + steps * step
+        if self.shared_prompt or rows == 1:
+            return batched
+        one_by_one = new_tokens * self.per_token + rows * steps * self.step_1
+        return min(one_by_one, batched + (rows - 1) * new_tokens * self.per_token)
 
 
 @dataclass
@@ -141,7 +155,9 @@ def _subject(key: str, work: Path, data: Path, options: argparse.Namespace) -> S
     run = options.smollm2_run if key == "smollm2" and options.smollm2_run else work / f"{key}-run"
     if run == options.smollm2_run and not (run / "twinchat.json").is_file():
         sys.exit(f"{run} is not a finished twinchat run: give a folder twinchat train wrote")
-    export = work / f"{key}-ct2"
+    exports = {"ct2": work / f"{key}-ct2"}
+    if key == "smollm2":
+        exports["ort"] = work / f"{key}-ort"
     if not (run / "twinchat.json").exists():
         print(f"{name}: training a run", flush=True)
         config = TrainConfig(
@@ -149,9 +165,10 @@ def _subject(key: str, work: Path, data: Path, options: argparse.Namespace) -> S
             patience=0, seed=0, **limits,
         )  # fmt: skip
         train(data, run, config)
-    if not (export / "twinchat.json").exists():
-        export_run(run, export, quantization="int8", force=True)
-    return Subject(name, run, export)
+    for to, export in exports.items():
+        if not (export / "twinchat.json").exists():
+            export_run(run, export, to=to, quantization="int8", force=True)
+    return Subject(name, run, exports)
 
 
 def _held_out(data: Path, count: int) -> list[Any]:
@@ -175,7 +192,7 @@ def _load(folder: Path) -> Any:
 def _measure(subject: Subject, data: Path, examples: list[Any]) -> list[dict[str, Any]]:
     rows = []
     conversation, reply = _typing_case(_load(subject.run), data)
-    for backend, folder in (("hf", subject.run), ("ct2", subject.export)):
+    for backend, folder in (("hf", subject.run), *subject.exports.items()):
         suggester = _load(folder)
         print(f"{subject.name}, {backend}: floors", flush=True)
         floor = _floor(suggester, conversation)
@@ -198,7 +215,7 @@ def _floor(suggester: Any, example: Any) -> Floor:
     """The engine's own costs on this model: a prompt read once, a step at batch 1 and ROWS."""
     source = suggester.format.source(example.context)
     ids = suggester.tokenizer(source)["input_ids"][-CONTEXT_TOKENS:]
-    measure = _ct2_floor if suggester.backend.name == "ct2" else _hf_floor
+    measure = {"ct2": _ct2_floor, "ort": _ort_floor}.get(suggester.backend.name, _hf_floor)
     return measure(suggester, ids)
 
 
@@ -274,6 +291,41 @@ def _ct2_floor(suggester: Any, ids: list[int]) -> Floor:
     return Floor(max(first - per_step[1], 0.0) / len(ids), per_step[1], per_step[ROWS])
 
 
+def _ort_floor(suggester: Any, ids: list[int]) -> Floor:
+    import numpy as np
+    import onnxruntime_genai as og
+
+    model = suggester.model
+    prompt = np.asarray([ids], dtype=np.int32)
+
+    def generator(rows: int) -> Any:
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(ids) + 64, batch_size=rows)
+        return og.Generator(model, params)
+
+    def read() -> None:
+        generator(1).append_tokens(prompt)
+
+    kept = generator(1)
+    kept.append_tokens(prompt)
+
+    def step() -> None:
+        kept.append_tokens(np.asarray([[ids[-1]]], dtype=np.int32))
+        kept.get_logits()
+        kept.rewind_to(len(ids))
+
+    rows = generator(ROWS)
+    rows.append_tokens(np.repeat(prompt, ROWS, axis=0))
+    rows.generate_next_token()  # from the prompt's logits: no forward pass
+    fresh = _median(lambda: generator(1))  # setting a generator up is not reading
+    return Floor(
+        max(_median(read) - fresh, 0.0) / len(ids),
+        _median(step, 10),
+        _median(rows.generate_next_token, 10),
+        shared_prompt=False,
+    )
+
+
 def _suggest_latencies(
     suggester: Any, examples: list[Any], recorder: Recorder, floor: Floor
 ) -> tuple[list[float], list[float]]:
@@ -283,8 +335,9 @@ def _suggest_latencies(
     for i, example in enumerate(examples):
         since = len(recorder.calls)
         recorder.previous = []  # a conversation no earlier call read
-        if hasattr(suggester.backend, "cache"):
-            suggester.backend.cache.clear()
+        for kept in ("cache", "sessions"):
+            if hasattr(suggester.backend, kept):
+                getattr(suggester.backend, kept).clear()
         start = time.perf_counter()
         suggester.suggest(example.context, as_=example.speaker, n=5, seed=i)
         latencies.append(time.perf_counter() - start)

@@ -222,3 +222,19 @@ def test_an_ort_export_asks_for_its_own_backend(exports):
         Suggester.load(folder, backend="hf")
     with pytest.raises(TwinchatError, match="is already a ort export|already an? ort export"):
         export_run(folder, folder.parent / "again", to="ort")
+
+
+def test_eval_of_an_export_measures_the_run_and_its_base_as_transformers_does(
+    exports, hike_llama_run, hike_data, tmp_path
+):
+    """`twinchat eval` of an ort export converts the base to ort too: the same reply losses
+    as the transformers run and base give (float32), in a fraction of the time."""
+    from twinchat.evaluation import EvalOptions, evaluate
+
+    folder = Path(exports["float32"].backend.model_folder)
+    options = EvalOptions(compare=("base",), samples=3, candidates=2, typeahead=1)
+    fast = evaluate(folder, hike_data, tmp_path / "ort", options)
+    slow = evaluate(hike_llama_run, hike_data, tmp_path / "hf", options)
+    for ort_name, hf_name in ((folder.name, Path(hike_llama_run).name), ("base", "base")):
+        assert fast[ort_name]["reply_loss"] == pytest.approx(slow[hf_name]["reply_loss"], abs=1e-3)
+    assert fast["base"]["reply_loss"] > fast[folder.name]["reply_loss"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,15 +78,28 @@ def evaluate(
     Raises:
         TwinchatError: no finished run, no validation examples, an unknown comparison.
     """
-    from twinchat.atomic import staged_folder
-    from twinchat.evalreport import verdict, write_blind, write_report
-    from twinchat.progress import progress_bar
-
     options = options or EvalOptions()
     console = console or Console(stderr=True)
     run, data, out = Path(run), Path(data), Path(out)
     held = _spread(_examples(data / "validation.jsonl", "validation"), options.samples)
-    models = _models(run, data, options.compare, console)
+    with tempfile.TemporaryDirectory(prefix="twinchat-eval-") as scratch:
+        models = _models(run, data, options.compare, console, Path(scratch))
+        return _evaluate(run, data, out, models, held, options, console)
+
+
+def _evaluate(
+    run: Path,
+    data: Path,
+    out: Path,
+    models: dict[str, Any],
+    held: list[Example],
+    options: EvalOptions,
+    console: Console,
+) -> dict[str, dict[str, float | None]]:
+    from twinchat.atomic import staged_folder
+    from twinchat.evalreport import verdict, write_blind, write_report
+    from twinchat.progress import progress_bar
+
     names = list(models)
     rows = [_row(e) for e in held]
     tallies = {name: _Tally() for name in names}
@@ -137,17 +151,18 @@ def _spread(examples: list[Example], count: int) -> list[Example]:
     return [fitting[int(i * step)] for i in range(count)]
 
 
-def _models(run: Path, data: Path, compare: Sequence[str], console: Console) -> dict[str, Any]:
+def _models(
+    run: Path, data: Path, compare: Sequence[str], console: Console, scratch: Path
+) -> dict[str, Any]:
     from twinchat.baselines import Frequent, Retrieval
     from twinchat.suggest import Suggester
 
-    models: dict[str, Any] = {run.name or "run": Suggester.load(run)}
+    tuned = Suggester.load(run)
+    models: dict[str, Any] = {run.name or "run": tuned}
     train: list[Example] | None = None
     for name in compare:
         if name == "base":
-            base = json.loads((run / "twinchat.json").read_text(encoding="utf-8"))["base_model"]
-            console.print(f"loading the untuned base model {base}", highlight=False)
-            models["base"] = Suggester.from_model(base)
+            models["base"] = _base(run, tuned, console, scratch)
         elif name in ("retrieval", "frequent"):
             train = train if train is not None else _examples(data / "train.jsonl", "train")
             models[name] = Retrieval(train) if name == "retrieval" else Frequent(train)
@@ -163,6 +178,24 @@ def _models(run: Path, data: Path, compare: Sequence[str], console: Console) -> 
         if hasattr(model, "open_speakers"):
             model.open_speakers = True  # held-out sessions may bring people training never saw
     return models
+
+
+def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
+    """The untuned base model, on the engine of the run's export (its quantization too): the
+    comparison is of the training, not of the engines; and a fast export stays fast."""
+    from twinchat.export import export_model
+    from twinchat.suggest import Suggester, read_description
+
+    described = read_description(run)
+    base = described["base_model"]
+    engine = tuned.backend.name
+    if engine != "ort":  # CTranslate2's T5 would lack the newline token training adds
+        console.print(f"loading the untuned base model {base}", highlight=False)
+        return Suggester.from_model(base)
+    with console.status(f"converting the untuned base model {base} for {engine}"):
+        quantization = described.get("quantization") or "int8"
+        folder = export_model(base, scratch / "base", engine, quantization)
+        return Suggester.from_model(base, export=folder)
 
 
 def _row(example: Example) -> dict[str, Any]:

@@ -82,13 +82,7 @@ def export_run(
         ) as work,
     ):
         source = _plain_weights(run, description, Path(work) / "merged")
-        converted = Path(work) / to
-        if to == "ct2":
-            _convert(source, converted, quantization)
-        else:
-            _build_ort(source, converted, quantization, Path(work) / "cache")
-        for item in converted.iterdir():
-            item.rename(staging / item.name)
+        _build(source, staging, to, quantization, Path(work))
         from transformers import AutoTokenizer
 
         AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(staging))
@@ -107,6 +101,40 @@ def export_run(
         # twinchat.json comes last: its presence means the export is complete
         write_private(staging / "twinchat.json", json.dumps(exported, ensure_ascii=False, indent=2))
     return out
+
+
+def export_model(spec: str, out: str | Path, to: str, quantization: str = "int8") -> Path:
+    """An untuned model (`bundled:…` or a local folder) converted for `to` into `out`, a new
+    folder: the base a run's export is compared with, on the same engine (`twinchat eval`).
+
+    Raises:
+        TwinchatError: a hub id (convert a local copy), or what `export_run` refuses.
+    """
+    from twinchat.models import family_of, load_config, locate
+
+    out, source = Path(out), Path(locate(spec))
+    if not source.is_dir():
+        raise TwinchatError(f"{spec} is not a local model folder: download it and give its path")
+    _check_quantization(to, quantization, family_of(load_config(spec)))
+    engine = _engine_version(to)
+    out.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as work:
+        _build(source, out, to, quantization, Path(work))
+    described = {"backend": to, "quantization": quantization, "source_model": spec}
+    described |= {"generation": _unasked(source), "engine": engine}
+    write_private(out / "twinchat.json", json.dumps(described, indent=2))
+    return out
+
+
+def _build(source: Path, out: Path, to: str, quantization: str, work: Path) -> None:
+    """The engine's model of the plain weights in `source`, its files moved into `out`."""
+    converted = work / to
+    if to == "ct2":
+        _convert(source, converted, quantization)
+    else:
+        _build_ort(source, converted, quantization, work / "cache")
+    for item in converted.iterdir():
+        item.rename(out / item.name)
 
 
 def _engine_version(to: str) -> str:

@@ -125,43 +125,35 @@ class Suggester:
         chat_format = ChatFormat.from_dict(description["format"])
         folder = run / description["merged"] if description.get("merged") else run
         tokenizer = _load_tokenizer(folder, backend)
-        if backend == "ort":
-            from twinchat.backends.ort import OrtBackend
-
-            engine: Backend = OrtBackend.load(
-                run, tokenizer, chat_format, generation=description.get("generation")
-            )
-        elif backend == "ct2":
-            from twinchat.backends.ct2 import CT2Backend
-
-            engine = CT2Backend.load(
-                run,
-                tokenizer,
-                chat_format,
-                quantization=description.get("quantization"),
-                generation=description.get("generation"),
-            )
-        else:
+        if backend == "hf":
             from twinchat.backends.hf import HFBackend, load_weights
 
             adapter = not description.get("merged") and description.get("adapter")
             model = load_weights(folder, chat_format.family, adapter=bool(adapter))
-            engine = HFBackend(model, tokenizer, chat_format)
+            engine: Backend = HFBackend(model, tokenizer, chat_format)
+        else:
+            engine = _exported(backend, run, tokenizer, chat_format, description)
         speakers = list(description.get("speakers", {}))
         sampling = Sampling.from_dict(description.get("sampling"))
         limit = description.get("settings", {}).get("max_source_tokens", 512)
         return cls(engine, tokenizer, chat_format, speakers, sampling, limit)
 
     @classmethod
-    def from_model(cls, spec: str) -> Suggester:
-        """An untuned model, rendered with the format its family would be trained with."""
-        from twinchat.backends.hf import HFBackend
+    def from_model(cls, spec: str, export: Path | None = None) -> Suggester:
+        """An untuned model, rendered with the format its family would be trained with; run by
+        transformers, or from its `export_model` folder by that engine."""
         from twinchat.models import family_of, load_config, load_model, load_tokenizer
 
         family = family_of(load_config(spec))
         tokenizer = load_tokenizer(spec, family)
         chat_format = format_for(family, tokenizer)
-        engine = HFBackend(load_model(spec, family, tokenizer), tokenizer, chat_format)
+        if export is not None:
+            description = read_description(export)
+            engine = _exported(description["backend"], export, tokenizer, chat_format, description)
+        else:
+            from twinchat.backends.hf import HFBackend
+
+            engine = HFBackend(load_model(spec, family, tokenizer), tokenizer, chat_format)
         return cls(engine, tokenizer, chat_format)
 
     def suggest(
@@ -350,6 +342,25 @@ class Suggester:
         if self._speller is None:
             self._speller = Speller(self.token_texts, self._token_text)
         return self._speller
+
+
+def _exported(
+    backend: str, folder: Path, tokenizer: Any, chat_format: ChatFormat, described: dict[str, Any]
+) -> Backend:
+    """The engine of an export folder."""
+    if backend == "ort":
+        from twinchat.backends.ort import OrtBackend
+
+        return OrtBackend.load(folder, tokenizer, chat_format, described.get("generation"))
+    from twinchat.backends.ct2 import CT2Backend
+
+    return CT2Backend.load(
+        folder,
+        tokenizer,
+        chat_format,
+        quantization=described.get("quantization"),
+        generation=described.get("generation"),
+    )
 
 
 def _load_tokenizer(folder: Path, backend: str) -> Any:
