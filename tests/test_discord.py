@@ -114,10 +114,10 @@ def test_every_message_type_gets_its_kind():
         "02": (Kind.TEXT, None),
         "03": (Kind.TEXT, None),  # Reply
         "04": (Kind.MEDIA, None),
-        "05": (Kind.MEDIA, None),
+        "05": (Kind.MEDIA, None),  # a photo with a caption, its text
         "06": (Kind.STICKER, None),
         "07": (Kind.OTHER, "bot"),  # embeds only
-        "08": (Kind.MEDIA, None),  # a Tenor link, shown as its GIF
+        "08": (Kind.TEXT, None),  # a Tenor link, shown as its GIF: the link stays text
         "09": (Kind.TEXT, None),
         "10": (Kind.SERVICE, "channel_pinned_message"),
         "11": (Kind.SERVICE, "thread_created"),
@@ -168,13 +168,17 @@ def test_media_caption_sticker_embeds_and_bots():
     photo, captioned = messages["1245000000000000004"], messages["1245000000000000005"]
     assert (photo.text, photo.media_type) == ("", "photo")
     assert (captioned.text, captioned.media_type) == ("our setup from last time", "photo")
+    assert (photo.kind, captioned.kind) == (Kind.MEDIA, Kind.MEDIA)
     sticker = messages["1245000000000000006"]
     assert (sticker.text, sticker.media_type, sticker.emoji) == ("", "sticker", ":Wave:")
     embed = messages["1245000000000000007"]
     assert embed.sender == "Carl-bot" and embed.media_type == "embed"
     assert embed.text == "Event reminder\nGame night starts **saturday 20:00**"
     gif = messages["1245000000000000008"]
-    assert (gif.text, gif.media_type) == ("", "animation")
+    assert (gif.text, gif.media_type) == (
+        "https://tenor.com/view/owl-dance-gif-2315120",
+        "animation",
+    )
     assert messages["1245000000000000015"].media_type == "voice_message"
     assert messages["1245000000000000018"].text == "see you there"
     assert messages["1245000000000000018"].media_type == "sticker"
@@ -289,7 +293,11 @@ def test_link_with_a_titled_preview_stays_text(tmp_path):
     )
     first, second = read_discord(path)
     assert (first.kind, first.text) == (Kind.TEXT, url)
-    assert (second.kind, second.media_type, second.text) == (Kind.MEDIA, "photo", "")
+    assert (second.kind, second.media_type, second.text) == (
+        Kind.TEXT,
+        "photo",
+        "https://i.example.org/a.png",
+    )
 
 
 # --- many files -------------------------------------------------------------------------------

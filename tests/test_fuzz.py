@@ -319,7 +319,9 @@ def test_non_string_media_type_is_dropped(tmp_path):
 def test_dates_outside_any_chat_are_counted_not_fatal(tmp_path):
     _with_message_3(tmp_path, date_unixtime="-62135596800")
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["exports"][0]["unreadable"] == {"malformed message": 1}
+    assert stats["exports"][0]["unreadable"] == {
+        "malformed message: date not a plausible message date": 1
+    }
 
 
 @pytest.mark.parametrize(

@@ -667,3 +667,28 @@ def test_round_trip(tmp_path):
     assert_same(messages)
     assert {m.chat_name for m in messages} == {"Friends"}
     assert not export.problems and export.chats == 1
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [("chat",), ("chat", "chat_handle_join"), ("chat", "chat_handle_join", "chat_message_join")],
+)
+def test_a_trimmed_copy_without_a_chat_table_is_read(tmp_path, dropped):
+    """Tools and tests trim chat.db to message, handle and chat_message_join, or less; in a
+    one-to-one chat even the owner's messages carry the other person's handle_id."""
+    db = ChatDb(tmp_path / "chat.db")
+    chat, handle = one_to_one(db, "+15557654321")
+    db.message(chat, "are you there?", handle_id=handle)
+    db.message(chat, "yes, on my way", is_from_me=1, handle_id=handle, at=T0 + timedelta(minutes=1))
+    db.message(chat, "great", handle_id=handle, at=T0 + timedelta(minutes=2))
+    for table in dropped:
+        db.db.execute(f"DROP TABLE {table}")
+    export, messages = read(db.close())
+    assert [(m.sender, m.text) for m in messages] == [
+        ("+15557654321", "are you there?"),
+        ("Me", "yes, on my way"),
+        ("+15557654321", "great"),
+    ]
+    assert export.chats == 1 and not export.problems
+    assert {m.chat_name for m in messages} == {"+15557654321"}
+    assert {m.chat_type for m in messages} == {"personal_chat"}

@@ -402,3 +402,61 @@ def test_round_trip_of_every_readers_conversation(tmp_path):
     from twinchat import read_export
 
     assert_same(read_export(tmp_path, source="irc"), said)
+
+
+# --- the clients' and bots' own layouts ---------------------------------------------------
+
+CLIENTS = FIXTURES / "irc" / "clients"
+SAID = [
+    ("kim", "rehearsal at 7?", None),
+    ("lee", "works for me", None),
+    ("kim", "tunes the bass", "me"),
+    ("sam", "see you there", None),
+]
+
+
+@pytest.mark.parametrize(
+    "client", ["hexchat", "limnoria", "mirc", "quassel", "textual", "weechat", "znc"]
+)
+def test_each_clients_layout_is_recognised_and_read(client):
+    from twinchat import read_export
+
+    export = read_export(CLIENTS / client)
+    messages = list(export)
+    said = [(m.sender, m.text, m.action) for m in messages if m.kind is Kind.TEXT]
+    assert said == SAID
+    assert all(m.sender is None for m in messages if m.kind is Kind.SERVICE)
+    assert Kind.SERVICE in {m.kind for m in messages}  # joins and quits are not said
+    assert not export.problems and export.chats == 1
+    assert all(m.timestamp is not None for m in messages)
+
+
+def test_limnoria_channel_logger_times_and_channel():
+    from twinchat import read_export
+
+    messages = list(read_export(CLIENTS / "limnoria"))
+    assert messages[1].timestamp == datetime(2005, 1, 9, 2, 5, 10)
+    assert {m.chat_id for m in messages} == {"#band"}
+
+
+def test_irssi_dates_come_from_its_log_opened_and_day_changed_lines():
+    from twinchat import read_export
+
+    messages = [m for m in read_export(CLIENTS / "irssi") if m.kind is Kind.TEXT]
+    assert [m.sender for m in messages] == ["kim", "lee", "kim", "sam", "sam"]
+    assert messages[-2].timestamp == datetime(2005, 1, 9, 23, 59)
+    assert messages[-1].timestamp == datetime(2005, 1, 10, 0, 1)
+
+
+def test_lines_in_mixed_charsets_are_each_decoded_on_their_own():
+    """UTF-8 beside Latin-1 and cp1257 (Lithuanian) lines in one log: none is lost."""
+    from twinchat import read_export
+
+    export = read_export(CLIENTS / "mixed")
+    assert [m.text for m in export] == [
+        "déjà vu, naïve café",
+        "déjà vu in Latin-1, ça va",
+        "Labas, kaip sekasi? Šiandien žiema",
+        "🎸 back to UTF-8",
+    ]
+    assert export.problems == {"line not UTF-8 (read as cp1257 or cp1252)": 2}

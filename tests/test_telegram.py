@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED, TELEGRAM, telegram_message
 from roundtrip import CONVERSATION, assert_same
 
-from twinchat import Kind, TwinchatError, read_export
+from twinchat import Kind, TwinchatError, prepare, read_export
 from twinchat.readers.telegram import EscapeFixingStream
 
 
@@ -145,7 +145,43 @@ def test_malformed_messages_are_counted_not_fatal(write_export):
     )
     export = read_export(path)
     assert [m.id for m in export] == ["1"]
-    assert export.problems == {"malformed message": 4}
+    assert export.problems == {
+        "malformed message: date_unixtime is not a number": 1,
+        "malformed message: no id": 1,
+        "malformed message: text of type int": 1,
+        "malformed message: not an object": 1,
+    }
+
+
+def test_old_full_export_with_odd_optional_fields_keeps_every_message():
+    """tdesktop of 2019-2020 wrote `edited` as local epoch 0 ("1970-01-01T05:30:00" in India)
+    on every unedited message, and bare numeric ids; an odd optional field never drops one."""
+    export = read_export(TELEGRAM / "full_export_2020.json")
+    messages = {m.id: m for m in export}
+    assert len(messages) == 13 and export.chats == 3
+    assert messages["101"].text == "are we still on for chai at 5?"
+    assert messages["101"].edited is None and not messages["101"].tz_known
+    assert messages["103"].edited == datetime(2019, 11, 2, 16, 43)
+    assert messages["105"].text == "that place again 😄" and messages["105"].reply_to == "104"
+    assert messages["106"].kind is Kind.CALL and messages["1"].kind is Kind.SERVICE
+    assert messages["107"].kind is Kind.POLL  # a poll whose question is not text
+    assert messages["4"].sender is None and messages["4"].sender_id == "user9003"
+    assert not export.problems  # every message was read
+    assert export.notes == {"unreadable 'edited' field (left out; the message is kept)": 1}
+
+
+def test_every_message_rejected_says_how_many_and_why(write_export, tmp_path):
+    path = write_export(
+        [
+            {"id": i, "type": "message", "date": "1970-01-01T05:30:00", "from": "A", "text": "x"}
+            for i in range(3)
+        ]
+    )
+    with pytest.raises(
+        TwinchatError,
+        match=r"no message could be read, 3 rejected \(3 malformed message: date in 1970",
+    ):
+        prepare([path], tmp_path / "out")
 
 
 def test_streaming_reads_one_message_at_a_time(write_export):

@@ -230,7 +230,7 @@ def test_a_header_of_another_layout_inside_a_message_stays_text_and_is_counted(t
 
 def test_marks_are_removed_from_headers_only(tmp_path):
     text = (
-        "\ufeff\ufeff[29.01.18, 11:46:03 PM] Alice: \u200eNo idea\n"
+        "\ufeff\ufeff[29.01.18, 11:46:03 PM] Alice: No\u200e idea\n"
         "\ufeff[\ufeff29.01.18, 11:47:03 PM] \u200e\u202a+49 171 2345678\u202c: "
         "ﬁ ① ｆｕｌｌ\u00a0wide\n"
         "\u200e[29.01.18, 11:48:03 PM] Bob\u00a0Lee: la\u200btte\ufeff\n"
@@ -239,7 +239,7 @@ def test_marks_are_removed_from_headers_only(tmp_path):
     assert [m.sender for m in messages] == ["Alice", "+49 171 2345678", "Bob Lee"]
     assert [m.kind for m in messages] == [Kind.TEXT] * 3
     assert [m.text for m in messages] == [
-        "\u200eNo idea",
+        "No\u200e idea",
         "ﬁ ① ｆｕｌｌ\u00a0wide",  # never NFKC-folded
         "la\u200btte\ufeff",
     ]
@@ -730,3 +730,78 @@ def test_round_trip_of_every_readers_conversation(tmp_path, phone):
     path = tmp_path / "WhatsApp Chat with Plans.txt"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     assert_same(read_export(path))
+
+
+# --- WhatsApp's own texts in any language: marks first, tables second -----------------------
+
+LANGUAGES = WHATSAPP / "languages"
+TYPED = {  # what people typed in each fixture; every other line is WhatsApp's own
+    "pt-PT_ios.txt": [
+        "Olá Rui, já chegaste?",
+        "Ainda não, o comboio atrasou",
+        "Então espero no café ao lado da estação",
+    ],
+    "pt-BR_ios.txt": [
+        "Oi Rui, tudo bem?",
+        "Tudo ótimo, e você?",
+        "Bora marcar aquele churrasco no sábado",
+    ],
+    "id_ios.txt": [
+        "Halo Rui, sudah sampai?",
+        "Belum, keretanya terlambat",
+        "Oke, aku tunggu di kafe dekat stasiun",
+    ],
+    "fr_ios.txt": [
+        "Salut Rui, tu es arrivé ?",
+        "Pas encore, le train a du retard",
+        "Je t'attends au café à côté de la gare",
+    ],
+    "hi_ios.txt": [
+        "नमस्ते Rui, पहुँच गए?",
+        "अभी नहीं, ट्रेन लेट है",
+        "ठीक है, मैं स्टेशन के पास वाले कैफ़े में इंतज़ार करूँगी",
+    ],
+    "tr_ios.txt": [
+        "Selam Rui, vardın mı?",
+        "Henüz değil, tren gecikti",
+        "Tamam, istasyonun yanındaki kafede bekliyorum",
+    ],
+    "ar_ios.txt": ["مرحبا، هل وصلت؟", "ليس بعد، القطار متأخر", "حسنا، سأنتظر في المقهى"],
+    "WhatsApp Chat s Rui Costa.txt": [
+        "Ahoj, už jsi dorazil?",
+        "Vlak má zpoždění",  # the caption of "<Média vynechány>"
+        "Dobře, počkám v kavárně",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+def test_whatsapps_own_texts_in_any_language_are_not_peoples(name):
+    """iOS in pt-PT, pt-BR, id, fr, hi, tr, ar and Android in cs: media placeholders,
+    deletions, the encryption notice, security-code notices and locations are kinds of their
+    own, never text a person wrote (the notice names no table: the marks decide)."""
+    export = read_export(LANGUAGES / name)
+    messages = list(export)
+    typed = [m.text for m in messages if m.sender and m.text and m.kind in (Kind.TEXT, Kind.MEDIA)]
+    assert typed == TYPED[name]
+    kinds = {m.kind for m in messages}
+    assert {Kind.MEDIA, Kind.DELETED} <= kinds
+    assert all(m.kind is not Kind.TEXT for m in messages if m.text not in TYPED[name])
+    assert set(export.problems) <= {"date order guessed"}
+
+
+def test_arabic_ios_headers_with_marks_and_arabic_indic_digits():
+    first, second = list(read_export(LANGUAGES / "ar_ios.txt"))[:2]
+    assert first.kind is Kind.SERVICE  # the encryption notice, in Arabic script
+    assert second.timestamp == datetime(2023, 3, 12, 21, 11, 11)  # ٩:١١:١١ م is 21:11:11
+    assert second.sender == "Ana"
+
+
+def test_a_marked_text_that_names_no_app_stays_text(tmp_path):
+    """People paste text that starts with U+200E; only WhatsApp's own texts are service."""
+    _, messages = read(
+        tmp_path,
+        "[13/02/2024, 09:00:00] Ana: \u200eSchick doch mal eine zum ausprobieren!\n"
+        "[13/02/2024, 09:01:00] Bob: \u200eDiese Nachricht wurde gelöscht.\n",
+    )
+    assert [m.kind for m in messages] == [Kind.TEXT, Kind.DELETED]

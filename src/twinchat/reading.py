@@ -8,6 +8,7 @@ kept messages to the builder in batches: both cores work, and memory stays flat 
 from __future__ import annotations
 
 import multiprocessing
+import re
 import traceback
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from twinchat.dataset import PrepareOptions
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+# NUL and the other C0 controls but tab and line ends, and DEL: never text a person typed, and
+# NUL ends strings in tokenizers and terminals downstream
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BATCH = 2048
 
 
@@ -58,6 +62,10 @@ class Reader:
         messages = select_messages(everyone, self.options.build, state.dropped)
         with private_open(self.folder / "messages.jsonl", "wb") as out:
             for message in messages:
+                if _CONTROLS.search(message.text):
+                    message.text = _CONTROLS.sub("", message.text)
+                if message.sender is not None and _CONTROLS.search(message.sender):
+                    message.sender = _CONTROLS.sub("", message.sender)
                 if self.options.scrub:
                     message.text = scrub(message.text)
                 state.stats.add_message(message, message.sender or UNKNOWN_SENDER)
@@ -77,6 +85,18 @@ class Reader:
                 yield message
             self.state.read_counts[label] = count
             progress(f"reading {label}", total, total)
+            if not count and export.problems:
+                raise TwinchatError(rejected_all(label, export.problems))
+
+
+def rejected_all(label: str, problems: Counter[str]) -> str:
+    """The one-line error for an export whose every message was rejected: how many, and why."""
+    total = sum(problems.values())
+    reasons = "; ".join(f"{n:,} {why}" for why, n in problems.most_common(3))
+    return (
+        f"{label}: no message could be read, {total:,} rejected ({reasons}); export it again, "
+        "and if it still fails, report these reasons with the app's version"
+    )
 
 
 def open_export(path: str | Path, options: PrepareOptions) -> Export:

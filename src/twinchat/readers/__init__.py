@@ -22,6 +22,7 @@ from twinchat.readers.combined import CombinedExport
 from twinchat.readers.discord import DiscordExport, discord_files, other_dce_format
 from twinchat.readers.imessage import IMessageExport, find_imessage
 from twinchat.readers.irc import IrcExport, irc_logs
+from twinchat.readers.irc_clients import IrcClientExport, client_logs
 from twinchat.readers.messenger import MessengerExport, find_messenger, is_html_download
 from twinchat.readers.signal import SignalExport, find_signal
 from twinchat.readers.slack import SlackExport, find_slack
@@ -38,7 +39,8 @@ from twinchat.readers.whatsapp import (
 SUPPORTED = (
     "Telegram Desktop JSON (result.json); WhatsApp's Export chat .txt; DiscordChatExporter JSON; "
     "Facebook Messenger or Instagram JSON (Download Your Information); a Slack workspace export; "
-    "signal-export's chat folders; the macOS Messages chat.db; IRC logs; a CSV or JSON Lines "
+    "signal-export's chat folders; the macOS Messages chat.db; IRC logs (the Ubuntu corpus, irssi, "
+    "WeeChat, ZNC, HexChat, mIRC, Quassel, Textual, Limnoria); a CSV or JSON Lines "
     "table of messages; each alone, in its folder or in a zip"
 )
 _TELEGRAM_HEAD = re.compile(rb'^\s*\{\s*"(name|type|id|messages|about|personal_information)"')
@@ -121,6 +123,16 @@ def _readers() -> list[_Reader]:
             "DiscordChatExporter's JSON export of a channel, or a folder or zip of them",
         ),
         _Reader("telegram", "Telegram export", _telegram_by_head, _telegram, _TELEGRAM_HINT),
+        # before WhatsApp: a "[2024-01-31 19:00:01] <nick> text" line has a WhatsApp-like date
+        _Reader(
+            "irc",
+            "IRC log",
+            lambda r: client_logs(r.candidates),
+            lambda logs, r: IrcClientExport(logs, label=str(r.path) if len(logs) > 1 else None),
+            "logs of '[HH:MM] <nick> text' lines (the Ubuntu corpus's, one file a day named by "
+            "its date) or of irssi, WeeChat, ZNC, HexChat, mIRC, Quassel, Textual or Limnoria, "
+            "or their folder or zip",
+        ),
         _Reader(
             "whatsapp",
             "WhatsApp chat",

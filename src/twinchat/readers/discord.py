@@ -14,14 +14,15 @@ Messages, by `type`:
   nickname or display name) when there is one, else `author.name`; `sender_id` is `author.id`.
   Bots' messages (`author.isBot`) keep their kind and get `action="bot"`. Then, by content:
   * `attachments` → `Kind.MEDIA`, `media_type` from the first file's extension (`photo`,
-    `animation`, `video_file`, `audio_file`, `voice_message`, `file`), the content its caption;
+    `animation`, `video_file`, `audio_file`, `voice_message`, `file`), the content its caption
+    (kept as what the person wrote, like every caption);
   * `stickers` and no text → `Kind.STICKER`, `emoji` the sticker's name as `:name:` (as DCE
     writes custom emoji in text); with text it stays `Kind.TEXT`, `media_type="sticker"`;
   * no text, only `embeds` (what bots and webhooks post) → `Kind.OTHER`, `media_type="embed"`,
     the text the embeds' titles and descriptions;
-  * only a link that Discord shows as its picture or GIF (an embed of that URL with no title or
-    description, e.g. Tenor) → `Kind.MEDIA` (`photo` or `animation`) with no text, as Discord
-    shows it;
+  * text and embeds → `Kind.TEXT`, the text as written; when it is only a link that Discord
+    shows as its picture or GIF (an embed of that URL with no title or description, e.g.
+    Tenor), `media_type` says so (`photo` or `animation`);
   * else `Kind.TEXT`.
   `reference` (of type `Default`, or with no type in older DCE) is the message replied to
   (`reply_to`, also on `Default` messages: older DCE had no `Reply` type); a `Forward`
@@ -441,7 +442,7 @@ def _spoken(
     embeds = _list(body.get("embeds"))
     has_text = bool(message.text.strip())
     if attachments:
-        message.kind = Kind.MEDIA
+        message.kind = Kind.MEDIA  # a caption stays its text, which the builder keeps
         first = attachments[0] if isinstance(attachments[0], dict) else {}
         message.media_type = media_type_of(_string(first.get("fileName")) or "")
     elif stickers:
@@ -458,11 +459,8 @@ def _spoken(
         message.media_type = "embed"
         message.text = _embeds_text(embeds)
     elif embeds:
-        shown = _link_shown_as_media(message.text, embeds)
-        if shown is not None:
-            message.kind = Kind.MEDIA
-            message.media_type = shown
-            message.text = ""
+        # the link the person sent stays their text; the embed only says what it shows
+        message.media_type = _link_shown_as_media(message.text, embeds)
 
 
 def media_type_of(file_name: str) -> str:

@@ -48,8 +48,9 @@ extracted to look). A copy of chat.db made while Messages runs needs its chat.db
 or it lacks the latest messages.
 
 Columns vary with the macOS version, so the reader asks which columns each table has and
-selects only those; a missing optional column reads as NULL. The database must have `message`,
-`handle`, `chat` and `chat_message_join` tables (OS X 10.8 and later).
+selects only those; a missing optional column reads as NULL. The database must have `message`
+and `handle` tables; tools and tests trim the others, so without `chat` a chat is named by its
+handles, and without `chat_message_join` each handle's messages are one chat.
 
 Rows are streamed with a cursor, one chat at a time. What cannot be read is counted in
 `problems`: text not UTF-8 (bytes replaced), an `attributedBody` the decoder does not
@@ -83,6 +84,8 @@ PLATFORM = "imessage"
 DB_NAME = "chat.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SCAN_FILES = 50  # candidates looked at when no file is named chat.db
+SCHEMA_BYTES = 1 << 20  # where a zipped database's CREATE TABLE statements are looked for
+DISK_MARGIN = 64 << 20  # left free after extracting a zipped database
 BUSY_TIMEOUT_S = 2.0  # how long to wait for Messages to release a lock
 APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
 SECONDS_BELOW = 10**11  # a `date` below this counts seconds, not nanoseconds (about 5000 AD)
@@ -90,7 +93,7 @@ GROUP_STYLE = 43  # chat.style of a group
 PERSONAL_STYLE = 45  # chat.style of a one-to-one chat
 LINK_PREVIEW = "com.apple.messages.URLBalloonProvider"
 OBJECT_REPLACEMENT = "\ufffc"
-REQUIRED_TABLES = ("message", "handle", "chat", "chat_message_join")
+REQUIRED_TABLES = ("message", "handle")  # tools and tests trim the others; read what is there
 MESSAGE_COLUMNS = (
     "guid",
     "text",
@@ -262,13 +265,16 @@ class IMessageExport:
                 "(OS X 10.8 or later), or a copy of it"
             )
         self._handles = dict(db.execute("SELECT ROWID, id FROM handle").fetchall())
-        chats = self._chats(db, tables)
-        self._total = db.execute("SELECT COUNT(*) FROM chat_message_join").fetchone()[0]
+        chats = self._chats(db, tables) if "chat" in tables else {}
+        joined = "chat_message_join" in tables
+        self._total = db.execute(
+            "SELECT COUNT(*) FROM " + ("chat_message_join" if joined else "message")
+        ).fetchone()[0]
         select = _message_query(db, tables)
         first_attachment = _attachment_query(db, tables)
-        chat_ids = [row[0] for row in db.execute(_CHATS_WITH_MESSAGES)]
+        chat_ids = [row[0] for row in db.execute(_CHATS_WITH_MESSAGES if joined else _HANDLES)]
         for chat_id in chat_ids:
-            chat = chats.get(chat_id) or Chat(str(chat_id), None, "personal_chat", None)
+            chat = chats.get(chat_id) or self._unlisted_chat(db, chat_id, joined)
             self.chats += 1
             for row in db.execute(select, (chat_id,)):
                 self._rows += 1
@@ -278,9 +284,31 @@ class IMessageExport:
                 if row["attached"] and message.kind in (Kind.TEXT, Kind.UNSUPPORTED, Kind.OTHER):
                     _attach(message, row, db, first_attachment)
                 yield message
-        orphans = db.execute(_ORPHANS).fetchone()[0]
+        orphans = db.execute(_ORPHANS).fetchone()[0] if joined else 0
         if orphans:
             self.problems["message in no chat (not read)"] += orphans
+
+    def _unlisted_chat(self, db: sqlite3.Connection, chat_id: int, joined: bool) -> Chat:
+        """A chat with no `chat` row (the table trimmed away): named by its other handles."""
+        if joined:
+            handle_ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT DISTINCT m.handle_id FROM chat_message_join j JOIN message m "
+                    "ON m.ROWID = j.message_id WHERE j.chat_id = ? AND m.handle_id != 0 "
+                    "ORDER BY m.handle_id",
+                    (chat_id,),
+                )
+            ]
+        else:
+            handle_ids = [chat_id] if chat_id else []
+        handles = [self._handles[h] for h in handle_ids if h in self._handles]
+        return Chat(
+            id=handles[0] if len(handles) == 1 and not joined else str(chat_id),
+            name=", ".join(handles) or None,
+            type="private_group" if len(handles) > 1 else "personal_chat",
+            only_handle=handles[0] if len(handles) == 1 else None,
+        )
 
     def _text(self, data: bytes) -> str:
         """sqlite3's text_factory: one row with bytes that are not UTF-8 must not end reading."""
@@ -436,6 +464,7 @@ def _media(
 
 
 _CHATS_WITH_MESSAGES = "SELECT DISTINCT chat_id FROM chat_message_join ORDER BY chat_id"
+_HANDLES = "SELECT DISTINCT COALESCE(handle_id, 0) FROM message ORDER BY 1"
 _ORPHANS = (
     "SELECT COUNT(*) FROM message WHERE ROWID NOT IN (SELECT message_id FROM chat_message_join)"
 )
@@ -459,6 +488,11 @@ def _message_query(db: sqlite3.Connection, tables: set[str]) -> str:
         attached = "m.cache_has_attachments"
     else:
         attached = "0"
+    if "chat_message_join" not in tables:  # one conversation per handle
+        return (
+            f"SELECT m.ROWID AS rowid_, {picked}, {attached} AS attached "
+            "FROM message m WHERE COALESCE(m.handle_id, 0) = ? ORDER BY date, rowid_"
+        )
     return (
         f"SELECT m.ROWID AS rowid_, {picked}, {attached} AS attached "
         "FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id "
@@ -513,6 +547,12 @@ def _local_path(source: Source) -> Iterator[Path]:
     if path.is_file():
         yield path
         return
+    room = shutil.disk_usage(tempfile.gettempdir()).free
+    if source.size + DISK_MARGIN > room:
+        raise TwinchatError(
+            f"{source.label}: extracting the database needs {source.size:,} bytes, the "
+            f"temporary folder has {room:,} free; unzip it elsewhere and point at chat.db"
+        )
     folder = Path(tempfile.mkdtemp(prefix="twinchat-imessage-"))  # only its owner can enter
     try:
         copy = folder / DB_NAME
@@ -537,6 +577,11 @@ def _is_sqlite(source: Source) -> bool:
 
 
 def _has_tables(source: Source, names: tuple[str, ...]) -> bool:
+    if not Path(source.label).is_file():
+        # a zip member: its schema's CREATE statements are plain text in the first pages, so
+        # it is recognised without copying out a database of gigabytes that may not be one
+        head = source.head(SCHEMA_BYTES)
+        return all(re.search(rb"CREATE TABLE [\"`\[]?" + n.encode(), head) for n in names)
     try:
         with _local_path(source) as path, closing(_connect(path)) as db:
             return set(names) <= _tables(db)

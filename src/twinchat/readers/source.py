@@ -41,11 +41,30 @@ def zip_sources(path: Path) -> list[Source]:
         raise TwinchatError(
             f"{path} is not a readable zip ({err}); unzip it or download it again"
         ) from None
+    # the sizes a zip declares bound what reading a member gives (zipfile stops there), so a
+    # member's size is known, and checked, before any of it is extracted
     members = [m for m in archive.infolist() if not m.is_dir()]
+    for member in members:
+        _check_ratio(path, member)
     members.sort(key=lambda m: (m.filename.count("/"), m.filename))
     return [
         Source(f"{path}!{m.filename}", m.file_size, _opener(archive, m.filename)) for m in members
     ]
+
+
+MAX_RATIO = 200  # text and JSON compress 5-30 times, SQLite less; a zip bomb millions of times
+RATIO_FROM = 64 << 20  # members smaller than this are harmless whatever their ratio
+
+
+def _check_ratio(path: Path, member: zipfile.ZipInfo) -> None:
+    """Refuse a member that would expand far beyond what any export compresses to."""
+    size = member.file_size
+    if size > RATIO_FROM and size > MAX_RATIO * max(member.compress_size, 1):
+        raise TwinchatError(
+            f"{path}!{member.filename} would expand {size // max(member.compress_size, 1):,} "
+            f"times, to {size:,} bytes: not an export's file; unzip the export yourself and "
+            "point at its folder"
+        )
 
 
 def folder_sources(path: Path) -> list[Source]:
@@ -56,11 +75,20 @@ def folder_sources(path: Path) -> list[Source]:
 
 
 def sources_of(path: Path) -> list[Source]:
-    """The candidate files of a path, or a one-line error when there are none."""
+    """The candidate files of a path, or a one-line error when there are none.
+
+    Only regular files are read: a device (/dev/zero), a pipe or a socket never ends or never
+    comes back, so it is refused before anything is read.
+    """
     if not path.exists():
         raise TwinchatError(f"{path}: no such file or folder; check the path")
     if path.is_dir():
         return folder_sources(path)
+    if not path.is_file():
+        raise TwinchatError(
+            f"{path} is not a regular file (a device, pipe or socket); point at the export "
+            "file, its folder or its zip"
+        )
     if zipfile.is_zipfile(path):
         return zip_sources(path)
     return [file_source(path)]

@@ -6,6 +6,7 @@ formats.md §1). The file is streamed with ijson, so memory does not grow with i
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -94,7 +95,8 @@ class TelegramExport:
 
     def __init__(self, source: Source):
         self.source = source
-        self.problems: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()  # messages not read, by why
+        self.notes: Counter[str] = Counter()  # odd optional fields left out of messages read
         self.chats = 0
         self._stream: EscapeFixingStream | None = None
 
@@ -205,10 +207,12 @@ class TelegramExport:
 
     def _convert(self, obj: Any, chat: Chat) -> Message | None:
         try:
-            return to_message(obj, chat)
-        except (Malformed, TypeError, ValueError, AttributeError, OverflowError):
-            self.problems["malformed message"] += 1
-            return None
+            return to_message(obj, chat, self.notes)
+        except Malformed as err:
+            self.problems[f"malformed message: {err}"] += 1
+        except (TypeError, ValueError, AttributeError, OverflowError) as err:
+            self.problems[f"malformed message: {type(err).__name__}"] += 1
+        return None
 
 
 def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
@@ -236,15 +240,22 @@ def _chat(info: dict[str, Any]) -> Chat:
     )
 
 
-def to_message(obj: Any, chat: Chat) -> Message:
-    """Normalize one message object of a Telegram export."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), (int, str)):
-        raise Malformed("a message needs an object with an id")
+def to_message(obj: Any, chat: Chat, notes: Counter[str] | None = None) -> Message:
+    """Normalize one message object of a Telegram export.
+
+    An odd optional field (`edited`, a poll's question) is left out, counted in `notes`; only
+    what a message cannot be without (an id, a readable date, its text) rejects it.
+
+    Raises:
+        Malformed: the object lacks what every message has; its text says what, briefly.
+    """
+    if not isinstance(obj, dict):
+        raise Malformed("not an object")
+    if not isinstance(obj.get("id"), (int, str)) or isinstance(obj.get("id"), bool):
+        raise Malformed("no id")
     kind_of = obj.get("type", "message")
     timestamp, tz_known = _time(obj.get("date_unixtime"), obj.get("date"))
-    edited = None
-    if "edited_unixtime" in obj or "edited" in obj:
-        edited, _ = _time(obj.get("edited_unixtime"), obj.get("edited"))
+    edited = _edited(obj, notes)
     message = Message(
         platform=PLATFORM,
         chat_id=chat.id,
@@ -286,7 +297,9 @@ def _classify(message: Message, obj: dict[str, Any]) -> None:
     elif "poll" in obj:
         message.kind = Kind.POLL
         poll = obj["poll"] if isinstance(obj["poll"], dict) else {}
-        message.text = message.text or _text(poll.get("question", ""))
+        if not message.text:
+            with contextlib.suppress(Malformed):  # a poll with an odd question is still a poll
+                message.text = _text(poll.get("question", ""))
     elif "location_information" in obj or "place_name" in obj:
         message.kind = Kind.LOCATION
     elif "contact_information" in obj:
@@ -331,12 +344,42 @@ def _peer(value: Any) -> str | None:
     return str(value)
 
 
+def _edited(obj: dict[str, Any], notes: Counter[str] | None) -> datetime | None:
+    """When it was edited, or None: never edited, or a value that cannot be read (counted)."""
+    if "edited_unixtime" not in obj and "edited" not in obj:
+        return None
+    try:
+        edited, _ = _time(obj.get("edited_unixtime"), obj.get("edited"))
+    except Malformed as err:
+        # old tdesktop wrote "never edited" as epoch 0 in local time ("1970-01-01T05:30:00")
+        if notes is not None and not str(err).startswith("date in 1970"):
+            notes["unreadable 'edited' field (left out; the message is kept)"] += 1
+        return None
+    return edited
+
+
 def _time(unixtime: Any, local: Any) -> tuple[datetime | None, bool]:
-    """Prefer `date_unixtime` (UTC, since tdesktop 3.7.6); `date` is the exporting PC's clock."""
+    """Prefer `date_unixtime` (UTC, since tdesktop 3.7.6); `date` is the exporting PC's clock.
+
+    Raises:
+        Malformed: a date that is not one, or not a plausible message date.
+    """
     if unixtime not in (None, ""):
-        return _plausible(datetime.fromtimestamp(int(unixtime), UTC)), True
+        try:
+            seconds = int(unixtime)
+        except (TypeError, ValueError):
+            raise Malformed("date_unixtime is not a number") from None
+        try:
+            moment = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Malformed("date_unixtime out of range") from None
+        return _plausible(moment), True
     if isinstance(local, str) and local:
-        moment = _plausible(datetime.fromisoformat(local))
+        try:
+            moment = datetime.fromisoformat(local)
+        except ValueError:
+            raise Malformed("date is not an ISO date") from None
+        moment = _plausible(moment)
         if moment.tzinfo is not None:
             return moment.astimezone(UTC), True
         return moment, False
@@ -345,6 +388,8 @@ def _time(unixtime: Any, local: Any) -> tuple[datetime | None, bool]:
 
 def _plausible(moment: datetime) -> datetime:
     """Dates far outside any chat (year 1, year 9999) break local-time arithmetic later."""
+    if moment.year == 1970:
+        raise Malformed("date in 1970, before any chat")
     if not 1971 <= moment.year <= 9000:
-        raise Malformed(f"date {moment.isoformat()} is not a plausible message date")
+        raise Malformed("date not a plausible message date")
     return moment

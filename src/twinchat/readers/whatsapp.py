@@ -7,8 +7,13 @@ file is streamed twice: a survey learns the header layout, the date order and wh
 the group itself (new iOS exports write the group's system lines under its name), then the
 messages are read. Memory holds those statistics and one message, whatever the file's size.
 
-WhatsApp writes its own texts (placeholders, system lines) in the phone's language; the tables
-below cover English, German, Spanish, French, Portuguese, Italian, Dutch and Russian.
+WhatsApp writes its own texts (placeholders, system lines) in the phone's language. Signals
+that need no language come first: iOS marks each of its own texts with U+200E (U+200F in
+right-to-left languages) and the whole line of an attachment too, and Android writes a medium
+as one text in angle brackets. The tables say which kind a text is: whatsapp_texts.py holds
+omitted media, deletions, missed calls and security-code notices in every language of the
+apps; the tables below add system lines in English, German, Spanish, French, Portuguese,
+Italian, Dutch and Russian.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import NamedTuple
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
+from twinchat.readers import whatsapp_texts as texts
 from twinchat.readers.source import Source
 
 PLATFORM = "whatsapp"
@@ -34,6 +40,10 @@ LONGEST_OWN_TEXT = 1000  # WhatsApp's placeholders and system lines are shorter;
 # left-to-right and right-to-left marks, bidi embeddings and isolates around phone numbers.
 MARKS = "\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 LRM = "\u200e"
+# iOS puts a left-to-right mark (a right-to-left one in Arabic, Hebrew, Persian, Urdu) before
+# every text WhatsApp writes itself, and before the whole line of an attachment: the signal
+# that needs no language, read before any table.
+OWN = ("\u200e", "\u200f")
 _UNMARK = str.maketrans({**dict.fromkeys(MARKS), "\u00a0": " ", "\u202f": " "})
 _MARKED = re.compile(f"[{MARKS}\u00a0\u202f]")
 
@@ -53,11 +63,19 @@ _DAY_PERIODS = {
     "nachm.": True,
     "nachmittags": True,
     "abends": True,
+    "ص": False,  # Arabic: صباحًا, morning
+    "م": True,  # Arabic: مساءً, evening
 }
 _PERIOD_WORDS = "|".join(re.escape(w) for w in sorted(_DAY_PERIODS, key=len, reverse=True))
 _MERIDIEM = f"{_SP}?(?P<ap>[AaPp]\\.?{_SP}?[Mm]\\.?|(?i:{_PERIOD_WORDS}))"
-_JOIN = f"(?:,{_SP}?|{_SP})(?:klo{_SP})?"  # ", " mostly; " " (nl, hu); " klo " (fi)
-_DATE = r"(?P<d1>\d{1,4})(?P<ds>[./-]|\. )(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4})\.?"
+# ", " mostly; " " (nl, hu); " klo " (fi); "، " (ar)
+_JOIN = f"(?:[,\u060c]{_SP}?|{_SP})(?:klo{_SP})?"
+# Arabic iOS writes a right-to-left mark after each number of the date (and Arabic-Indic
+# digits, which \d and int() read)
+_DATE = (
+    f"(?P<d1>\\d{{1,4}}){_INV}(?P<ds>[./-]|\\. ){_INV}(?P<d2>\\d{{1,2}}){_INV}(?P=ds){_INV}"
+    "(?P<d3>\\d{1,4})\\.?"
+)
 _TIME = r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
 _CLOSE = f"(?(open)\\]{_SP}?|(?P<sep>{_SP}?[-–]{_SP}|:{_SP}))"
 HEADER = re.compile(
@@ -97,6 +115,7 @@ def _layout(shape: _Shape) -> Layout:
 def layout_regex(layout: Layout) -> re.Pattern[str]:
     """The header of one layout only, with the same groups as `HEADER` (empty when absent)."""
     ds = r"\. " if layout.date_sep == ". " else re.escape(layout.date_sep)
+    ds = f"{_INV}{ds}{_INV}"
     ts = re.escape(layout.time_sep)
     date = rf"(?P<d1>\d{{1,4}}){ds}(?P<d2>\d{{1,2}}){ds}(?P<d3>\d{{1,4}})\.?"
     time = rf"(?P<h>\d{{1,2}}){ts}(?P<mi>\d{{2}})" + (
@@ -203,8 +222,23 @@ _LIVE_LOCATION = (
     "Localização em tempo real compartilhada", "Posizione in tempo reale condivisa",
     "Live locatie gedeeld", "Трансляция геопозиции",
 )  # fmt: skip
+_OMITTED_BY_KIND = (  # every language of WhatsApp's apps (whatsapp_texts.py)
+    (texts.IMAGE_OMITTED, _PHOTO),
+    (texts.VIDEO_OMITTED, _VIDEO),
+    (texts.AUDIO_OMITTED, _AUDIO),
+    (texts.STICKER_OMITTED, _STICKER),
+    (texts.GIF_OMITTED, _GIF),
+    (texts.CONTACT_CARD_OMITTED, _CARD),
+    (texts.DOCUMENT_OMITTED, _DOC),
+)
 _PLACEHOLDERS: dict[str, Found] = {
     **{k: v for words, nouns in _IOS_OMITTED for k, v in _omitted(words, nouns).items()},
+    **{text.casefold(): Found(*found) for table, found in _OMITTED_BY_KIND for text in table},
+    **{text.casefold(): Found(Kind.DELETED) for text in texts.DELETED + texts.YOU_DELETED},
+    **{
+        text.casefold(): Found(Kind.CALL, "phone_call")
+        for text in texts.MISSED_VOICE_CALL + texts.MISSED_VIDEO_CALL
+    },
     **{text.casefold(): Found(Kind.MEDIA) for text in _MEDIA_OMITTED},
     "<video note omitted>": Found(*_NOTE),
     **{text.casefold(): Found(Kind.DELETED) for text in _DELETED},
@@ -230,7 +264,7 @@ _DOCUMENT_OMITTED = tuple(  # iOS: "Report.pdf • 3 pages document omitted"
     for noun, found in nouns.items()
     if found == _DOC
     for word in words
-)
+) + tuple(text.casefold() for text in texts.DOCUMENT_OMITTED)
 _DOCUMENT = re.compile(  # a file name first, so that a sentence ending the same way stays text
     r".*?\.\w{1,6}(?: • .*)? (?:" + "|".join(map(re.escape, _DOCUMENT_OMITTED)) + ")", re.I
 )
@@ -403,6 +437,7 @@ _SYSTEM_TEXTS: dict[str, tuple[str, ...]] = {
         r"Il (?:tuo )?codice di sicurezza (?:con|di) %N è cambiato.*",
         r"(?:Je beveiligingscode (?:met|voor)|De beveiligingscode van) %N is gewijzigd.*",
         r"(?:Ваш )?код безопасности (?:для |с )?%N изменился.*",
+        *(re.escape(text) + ".*" for text in texts.SECURITY_CODE_CHANGED),
     ),
     "phone_number_changed": (
         r"%N changed (?:their phone number|to) .+",
@@ -672,7 +707,7 @@ class Survey:
             return
         if self.chat_name and unmark(raw).strip() == self.chat_name:
             self.candidates.add(raw)  # the encryption notice may be past the export's cut-off
-        if not (body.startswith(LRM) or placeholder(unmark(core)) or system_action(core)):
+        if not (body.startswith(OWN) or placeholder(unmark(core)) or system_action(core)):
             self.ordinary.add(raw)
 
     def layout(self) -> tuple[Layout, _Dates]:
@@ -876,7 +911,9 @@ class WhatsAppExport:
         if sender is None:
             _as_system(message, [body, *extra])
         else:
-            _classify(message, [body, *extra], plan.voices)
+            # iOS: "\u200e[date] Name: \u200eimage omitted", the mark before the line and in it
+            attached = match.string.startswith(OWN) and any(m in body for m in OWN)
+            _classify(message, [body, *extra], plan.voices, attached)
         return message
 
     def _time(self, match: re.Match[str], order: str) -> datetime | None:
@@ -915,13 +952,20 @@ def _as_system(message: Message, lines: list[str]) -> None:
     message.action = system_action(lines[0].lstrip(MARKS)) or "other"
 
 
-def _classify(message: Message, lines: list[str], voices: frozenset[str]) -> None:
-    """Placeholders, the group's own lines and marked system texts; else a text as typed."""
+def _classify(
+    message: Message, lines: list[str], voices: frozenset[str], attached: bool = False
+) -> None:
+    """Placeholders, the group's own lines and marked system texts; else a text as typed.
+
+    `attached`: the header line began with a directional mark, which iOS writes only before
+    an attachment's line, in every language.
+    """
     last = lines[-1]
     if last.endswith(">") and (edited := _EDITED.search(last)):
         lines[-1] = last[: edited.start()]
         message.edited = message.timestamp  # WhatsApp does not say when; this flags it
-    found = placeholder(unmark(lines[0]))
+    first = unmark(lines[0])
+    found = placeholder(first) or _unnamed_placeholder(first, lines[0], attached)
     if found is not None:
         message.kind, message.media_type = found.kind, found.media_type
         message.text = "\n".join([found.text, *lines[1:]] if found.text else lines[1:])
@@ -931,8 +975,37 @@ def _classify(message: Message, lines: list[str], voices: frozenset[str]) -> Non
     if message.sender in voices:
         message.sender, message.kind, message.text = None, Kind.SERVICE, core
         message.action = system_action(core) or "other"
-    elif text.startswith(LRM) or is_encryption_notice(core):
-        # New iOS exports put system lines under a name, marked with U+200E (formats.md §2.2).
+    elif text.startswith(OWN) and len(lines) == 1 and len(text) <= LONGEST_OWN_TEXT:
+        # New iOS exports put system lines under a name, marked (formats.md §2.2); a marked
+        # text no table knows is WhatsApp's when it names the app (the encryption notice, in
+        # any language): people paste marked text too, so a mark alone does not decide
+        action = system_action(core)
+        if action is not None or _APP_NAME.search(core):
+            message.kind, message.text, message.action = Kind.SERVICE, core, action or "other"
+    elif is_encryption_notice(core):
         action = system_action(core)
         if action is not None:
             message.kind, message.text, message.action = Kind.SERVICE, core, action
+
+
+_APP_NAME = re.compile("|".join(texts.APP_NAMES))
+_ANGLED = re.compile(r"<[^<>]{2,60}>")  # Android: "<Media omitted>" in any language
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*/?>")  # what a person who types angle brackets types
+_ANY_ATTACHED = re.compile(r"(?P<file>[^()\n]+?\.\w{1,6})(?: • [^()\n]*)? \([^()\n]{3,40}\)")
+_WHATSAPP_FILE = re.compile(r"(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d{4}", re.I)
+
+
+def _unnamed_placeholder(first: str, raw: str, attached: bool) -> Found | None:
+    """A placeholder in a language no table holds, known by WhatsApp's marks and shapes."""
+    if len(first) > 300:
+        return None
+    stripped = first.strip()
+    if attached:  # iOS: the whole first line is WhatsApp's (an omitted file, maybe named)
+        match = _ATTACHED_IOS.search(stripped)
+        return Found(*media_of(match["file"].strip())) if match else Found(Kind.MEDIA)
+    if _ANGLED.fullmatch(stripped) and not _TAG.fullmatch(stripped):
+        return Found(Kind.MEDIA)  # Android's one placeholder for every medium
+    match = _ANY_ATTACHED.fullmatch(stripped)
+    if match and (raw.startswith(OWN) or _WHATSAPP_FILE.match(match["file"])):
+        return Found(*media_of(match["file"].strip()))  # Android: "‎x.vcf (file attached)"
+    return None
