@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -401,3 +402,56 @@ def test_a_batch_leaves_out_a_comment_on_forwards_but_not_a_bad_paste():
 
 def _command(length: int) -> dict[str, Any]:
     return {"type": "bot_command", "offset": 0, "length": length}
+
+
+def test_an_unreachable_bot_api_is_one_line_and_no_library_traceback(run, capfd, caplog):
+    """Issue 16 #8: ~100 lines of the library's tracebacks came before twinchat's one line."""
+    caplog.set_level(logging.INFO)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(TwinchatError, match="cannot reach the Telegram Bot API") as error:
+        run_bot(run, TOKEN, {42}, "Sam", base_url=f"http://127.0.0.1:{port}/bot")
+    assert "\n" not in str(error.value)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) <= 2, err
+    tracebacks = [r.name for r in caplog.records if r.exc_info]
+    assert tracebacks == [], tracebacks
+
+
+def test_a_button_works_only_for_the_chat_and_user_it_was_offered_to(telegram):
+    """Issue 16 #8: `pick:0:0` sent by another allowed user returned Ana's reply to them."""
+    bob = {"id": 43, "is_bot": False, "first_name": "Bob"}
+
+    async def scenario() -> None:
+        async with polling(_app(telegram, FakeSuggester(), allow={ANA["id"], bob["id"]})):
+            telegram.push(message=message(private(ANA), ANA, "Sam: are we on?\nAna: sure"))
+            (offer,) = await until(lambda: telegram.called("sendMessage"))
+            data = json.loads(offer["reply_markup"])["inline_keyboard"][0][0]["callback_data"]
+            sent = {"message_id": 1000, "date": int(time.time()), "chat": private(bob)}
+            sent.update({"from": BOT, "text": "Replies"})
+            query = {"id": "q1", "from": bob, "chat_instance": "c1", "message": sent, "data": data}
+            telegram.push(callback_query=query)
+            (answered,) = await until(lambda: telegram.called("answerCallbackQuery"))
+            assert "not offered to you" in answered["text"]
+
+    asyncio.run(scenario())
+    assert len(telegram.called("sendMessage")) == 1  # the offer; nothing was sent to Bob
+
+
+def test_the_allowlist_is_by_chat_every_member_of_an_allowed_group_is_answered(telegram):
+    """The documented semantics: a group on --allow trusts everyone in it; a user on --allow
+    gets private answers only, not answers in a group that is not allowed."""
+
+    async def scenario() -> None:
+        async with polling(_app(telegram, FakeSuggester(), allow={ANA["id"], GROUP["id"]})):
+            telegram.push(message=message(GROUP, STRANGER, "@twinbot hi"))
+            (answer,) = await until(lambda: telegram.called("sendMessage"))
+            assert answer["chat_id"] == str(GROUP["id"])
+            other = {"id": -300, "type": "group", "title": "Elsewhere"}
+            telegram.push(message=message(other, ANA, "@twinbot hi"))
+            telegram.push(message=message(private(STRANGER), STRANGER, "Ana: hi"))
+            await asyncio.sleep(0.6)  # past the private pause: a paste would be answered by now
+
+    asyncio.run(scenario())
+    assert len(telegram.called("sendMessage")) == 1

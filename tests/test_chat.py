@@ -179,6 +179,21 @@ def test_save_writes_a_private_export_that_prepare_reads(tmp_path):
         chat.save(tmp_path)
 
 
+def test_save_never_replaces_a_file_unasked(tmp_path):
+    model = _Scripted({"Sam": 0.0}, {"Sam": "s", "Ana": "a"})
+    chat = GroupChat(model, me="Ana", context=[Turn("Sam", "hey")], greedy=True)
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes")
+    with pytest.raises(TwinchatError, match=r"exists; /save! .* replaces it"):
+        chat.save(mine)
+    assert mine.read_text() == "my notes"
+    (tmp_path / "link.json").symlink_to(tmp_path / "nowhere")  # a dangling link exists too
+    with pytest.raises(TwinchatError, match="exists"):
+        chat.save(tmp_path / "link.json")
+    chat.save(mine, overwrite=True)
+    assert json.loads(mine.read_text())["messages"][0]["text"] == "hey"
+
+
 def test_a_held_out_session_opens_a_simulation(hike_data, tmp_path):
     opening = held_out_session(hike_data, seed=0)
     assert opening and {t.sender for t in opening} <= {"Ana", "Sam"}

@@ -351,8 +351,14 @@ def test_errors_are_one_line_and_name_the_fix(families, tmp_path):
 def test_force_replaces_an_earlier_export(families, tmp_path):
     run = families["llama"].run
     out = tmp_path / "out"
-    out.mkdir()
+    export_run(run, out, quantization="float32")
     (out / "old.txt").write_text("old")
     export_run(run, out, quantization="int8", force=True)
     assert not (out / "old.txt").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("not twinchat's")
+    with pytest.raises(TwinchatError, match="twinchat did not write"):
+        export_run(run, mine, quantization="int8", force=True)
+    assert (mine / "notes.txt").read_text() == "not twinchat's"
     assert Suggester.load(out).suggest(CONTEXT, as_="Sam", n=1, greedy=True)

@@ -41,6 +41,7 @@ def bundled(tmp_path_factory) -> Path:
 def test_bundled_example_end_to_end(bundled):
     names = sorted(p.name for p in bundled.iterdir())
     assert names == [
+        ".twinchat",
         "messages.jsonl",
         "report.html",
         "stats.json",
@@ -222,7 +223,7 @@ def test_truncated_and_empty_exports(write_export, tmp_path):
 
 def test_existing_output_is_kept_unless_forced(tmp_path):
     out = tmp_path / "ds"
-    out.mkdir()
+    prepare([TELEGRAM / "single_chat.json"], out)
     (out / "mine.txt").write_text("keep me")
     with pytest.raises(TwinchatError, match="--force"):
         prepare([TELEGRAM / "single_chat.json"], out)

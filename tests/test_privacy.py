@@ -29,10 +29,73 @@ def test_pseudonyms_are_consistent_and_reach_into_texts():
     fake = Pseudonymizer(["Jamie Lee", "Bob", "Will"])
     assert len(set(fake.mapping.values())) == 3
     jamie, bob = fake.mapping["Jamie Lee"], fake.mapping["Bob"]
+    first = jamie.split()[0]
     text = fake.text("Jamie Lee said hi to Jamie and Bob; will Bob come? Bobby stays")
-    assert text == f"{jamie} said hi to {jamie} and {bob}; will {bob} come? Bobby stays"
+    assert text == f"{jamie} said hi to {first} and {bob}; will {bob} come? {bob} stays"
     assert fake.name("Bob") == bob
-    assert "Jamie" not in text and "Bob " not in text
+    assert "Jamie" not in text and "Bob" not in text
+
+
+# every form the probe of issue 16 found left behind, and the inflections it asked for
+NAME_FORMS = [
+    "anna",
+    "ANNA",
+    "Anna's",
+    "Kowalska",
+    "kowalska",
+    "Kowalskiej",
+    "Annę",
+    "Annie",
+    "@anna_k",
+    "AnnaK",
+    "anna.kowalska@example.org",
+    "t.me/anna_kowalska",
+    "ChatExport_Anna_Kowalska/result.json",
+    "AnnaKowalska",
+    "Benny",
+    "benny",
+    "@BenMiller",
+    "BEN",
+    "Анна",
+    "анну",
+    "Анны",
+    "Аннушка",
+    "Петровой",
+]
+
+
+@pytest.mark.parametrize("form", NAME_FORMS)
+def test_every_form_of_a_name_is_replaced(form):
+    fake = Pseudonymizer(
+        ["Anna Kowalska", "Ben Miller", "Анна Петрова"], aliases={"Benny": "Ben Miller"}
+    )
+    text = fake.text(f"so {form} said")
+    real = {"anna", "kowalsk", "ben", "анн", "петров"}
+    assert not any(word in text.casefold() for word in real), text
+    assert text.startswith("so ") and text.endswith(" said")
+
+
+def test_handles_keep_their_shape_and_unknown_mentions_become_placeholders():
+    fake = Pseudonymizer(["Anna Kowalska"])
+    first, last = fake.mapping["Anna Kowalska"].split()
+    assert fake.text("@anna_k hi") == f"@{first.lower()}_{last[0].lower()} hi"
+    assert fake.text("AnnaK") == f"{first}{last[0]}"
+    assert fake.text("@dmitry_v and @dmitry_v, @here") == "@user1 and @user1, @here"
+    assert fake.text("mail jo@example.org") == "mail jo@example.org"
+
+
+def test_everyday_words_and_kept_words_stay():
+    fake = Pseudonymizer(["Will Smith", "Sam", "Ubuntu"], keep=["ubuntu"])
+    will = fake.mapping["Will Smith"].split()[0]
+    assert fake.text("will Will come? same") == f"will {will} come? same"
+    assert fake.text("Ubuntu rocks") == "Ubuntu rocks"
+    assert fake.name("Ubuntu") == fake.mapping["Ubuntu"]
+
+
+def test_fakes_never_reuse_a_real_name():
+    fake = Pseudonymizer(["Alex", "Blake Carter", "Zoe"])
+    fakes = " ".join(fake.mapping.values())
+    assert "Alex" not in fakes and "Blake" not in fakes and "Carter" not in fakes
 
 
 def test_many_names_stay_distinct():

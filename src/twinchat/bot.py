@@ -5,7 +5,10 @@
 
 Only chats in `--allow` get answers: a user's id opens that user's private chat with the bot, a
 group needs its own id (a negative number). Everything else is ignored and logged by id, never
-with its text, so the log shows the id to allow.
+with its text, so the log shows the id to allow. The allowlist is by chat: in an allowed group
+every member may address the bot (whoever can write there is trusted with it), and a user's id
+does not make the bot answer that user in a group that is not allowed. Reply buttons work only
+for the private chat, and so the user, they were offered to.
 
 In an allowed group the bot remembers the recent messages it sees (sender's display name and
 text) and, when a message mentions @it or replies to one of its messages, answers as the `--as`
@@ -132,8 +135,22 @@ def run_bot(
     application = build_application(
         suggester, token, allow, as_, n=n, base_url=base_url, base_file_url=base_file_url
     )
+    # Until the bot is online, a failure is ours to tell in one line: the library would log it
+    # first with its traceback (about 100 lines for an unreachable Bot API).
+    library = logging.getLogger("telegram")
+    level = library.level
+    library.setLevel(logging.CRITICAL)
+    introduce = application.post_init
+
+    async def online(app: Application) -> None:
+        library.setLevel(level)
+        if introduce is not None:
+            await introduce(app)
+
+    application.post_init = online
     try:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        # close_loop=False: a closed default loop would break a second bot in this process
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
     except InvalidToken:
         raise TwinchatError(
             "Telegram rejected the bot token: copy it again from BotFather (/token)"
@@ -142,6 +159,8 @@ def run_bot(
         raise TwinchatError(
             f"cannot reach the Telegram Bot API ({error.message}): check the network"
         ) from None
+    finally:
+        library.setLevel(level)
 
 
 def build_application(
@@ -190,7 +209,8 @@ class Twin:
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.last: dict[int, list[Turn]] = {}
         """Per private chat: the conversation answered last, for `/suggest NAME`."""
-        self.offers: OrderedDict[int, list[str]] = OrderedDict()
+        self.offers: OrderedDict[int, tuple[int, list[str]]] = OrderedDict()
+        """Per offer: the private chat (the user) it was made to, and its texts."""
         self.offer_ids = itertools.count()
 
     def register(self, application: Application) -> None:
@@ -311,12 +331,19 @@ class Twin:
         """Send a tapped candidate back as a plain message, ready to copy."""
         query = update.callback_query
         _, offer, index = query.data.split(":")
-        texts = self.offers.get(int(offer), [])
+        owner, texts = self.offers.get(int(offer), (None, []))
+        chat = update.effective_chat.id
+        if owner is not None and (chat != owner or query.from_user.id != owner):
+            # callback data is the client's to send: another user may name someone's offer
+            log.info("refused offer %s to user %s in chat %s: not theirs", offer,
+                     query.from_user.id, chat)  # fmt: skip
+            await query.answer("These replies were not offered to you: send /suggest.")
+            return
         if int(index) >= len(texts):
             await query.answer("These replies are too old: ask again with /suggest.")
             return
         await query.answer()
-        await context.bot.send_message(update.effective_chat.id, texts[int(index)])
+        await context.bot.send_message(chat, texts[int(index)])
 
     async def failed(self, update: object, context: Context) -> None:
         """Log a handler's error by update id: the traceback, never the update's text."""
@@ -354,7 +381,7 @@ class Twin:
             )
             return
         offer = next(self.offer_ids)
-        self.offers[offer] = [c.text for c in candidates]
+        self.offers[offer] = (chat_id, [c.text for c in candidates])
         while len(self.offers) > KEPT_OFFERS:
             self.offers.popitem(last=False)
         buttons = [

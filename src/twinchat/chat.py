@@ -133,18 +133,21 @@ class GroupChat:
         del self.transcript[yours[-1] :]
         return removed
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the transcript as a Telegram Desktop single-chat export (what `twinchat
         prepare` reads), whole or not at all, readable by you only.
 
         Raises:
-            TwinchatError: nothing to save yet, or the file cannot be written there.
+            TwinchatError: nothing to save yet, the file exists and `overwrite` is not set, or
+                the file cannot be written there.
         """
         if not self.transcript:
             raise TwinchatError("nothing to save yet: the chat is empty")
         path = Path(path).expanduser()
         if path.is_dir():
             raise TwinchatError(f"{path} is a folder; give a file name to save the chat to")
+        if (path.exists() or path.is_symlink()) and not overwrite:
+            raise TwinchatError(f"{path} exists; /save! {path} replaces it, or choose another name")
         export = telegram_export(self.transcript, self.title, int(self.started.timestamp()))
         try:
             write_private(path, json.dumps(export, ensure_ascii=False, indent=1) + "\n")

@@ -29,8 +29,7 @@ out = Console()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
-    if debug:
-        os.environ["TWINCHAT_DEBUG"] = "1"
+    """`main` takes `--debug` out of the arguments wherever it is; here it is for `--help`."""
 
 
 def _date(value: str | None, flag: str) -> datetime | None:
@@ -98,6 +97,13 @@ def prepare(
     pseudonymize: Annotated[
         bool, typer.Option(help="Replace names with consistent fake ones, in texts too.")
     ] = False,
+    keep_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-name",
+            help="A word --pseudonymize leaves alone although someone is named so (repeatable).",
+        ),
+    ] = None,
     scrub: Annotated[
         bool, typer.Option(help="Replace phone numbers, e-mails, URLs and card numbers.")
     ] = False,
@@ -169,6 +175,7 @@ def prepare(
         seed=seed,
         limit=limit,
         pseudonymize=pseudonymize,
+        keep_names=tuple(keep_names or ()),
         scrub=scrub,
         tokenizer=tokenizer,
         source=source,
@@ -303,7 +310,7 @@ def suggest(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="hf (transformers) or ct2 (a folder from twinchat export --to ct2); "
+            help="hf (transformers), ct2 or ort (a folder from twinchat export --to ct2/ort); "
             "default: the folder's own."
         ),
     ] = None,
@@ -381,7 +388,7 @@ def chat(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable chat.")] = None,
     backend: Annotated[
-        str | None, typer.Option(help="hf or ct2 (default: the folder's own).")
+        str | None, typer.Option(help="hf, ct2 or ort (default: the folder's own).")
     ] = None,
 ) -> None:
     """A group chat with the clones in the terminal: you write, the model decides who answers.
@@ -430,18 +437,26 @@ def chat(
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the export to.")],
-    to: Annotated[str, typer.Option(help="The runtime to export for: ct2 (CTranslate2).")] = "ct2",
+    to: Annotated[
+        str,
+        typer.Option(
+            help="ct2 (CTranslate2, any run) or ort (onnxruntime-genai, causal runs: the fastest "
+            "typeahead on a CPU)."
+        ),
+    ] = "ct2",
     quantization: Annotated[
         str,
         typer.Option(
-            help="int8 (a CPU's choice), int8_bfloat16 or bfloat16 (a GPU's), float32 (exact), "
-            "int8_float32; float16 and int8_float16 for causal models only (T5 overflows in "
-            "float16)."
+            help="int8 (a CPU's choice), float32 (exact); ct2 also int8_bfloat16 or "
+            "bfloat16 (a GPU's), "
+            "int8_float32, float16 and int8_float16 (causal models only: T5 overflows in "
+            "float16); ort also int4."
         ),
     ] = "int8",
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
-    """Convert a run for fast suggestions: a LoRA adapter merged, the model in CTranslate2.
+    """Convert a run for fast suggestions: a LoRA adapter merged, the model in CTranslate2 or
+    onnxruntime-genai.
 
     The folder works wherever a run does: twinchat suggest OUTPUT, twinchat serve OUTPUT.
     """
@@ -592,18 +607,32 @@ def eval_(
     out.print(table)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that temporaries are removed on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Entry point: errors become one line naming the fix; `--debug` shows the traceback."""
+    import signal
+
     from twinchat.errors import TwinchatError
 
-    debug = "--debug" in sys.argv[1:] or os.environ.get("TWINCHAT_DEBUG") == "1"
+    args = sys.argv[1:]
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end] or os.environ.get("TWINCHAT_DEBUG") == "1"
+    if debug:  # accepted anywhere, as the README writes it: `twinchat prepare … --debug`
+        args = [a for a in args[:end] if a != "--debug"] + args[end:]
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
     except typer.Abort:
-        err.print("interrupted")
-        sys.exit(130)
+        _interrupted()
     except typer.TyperException as error:  # usage errors of the command line
         if type(error).__name__ == "NoArgsIsHelpError":
             error.show()
@@ -622,5 +651,17 @@ def main() -> None:
         err.print(f"error: {error}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        _interrupted()
+    except Terminated:
+        err.print("terminated")
+        sys.exit(128 + signal.SIGTERM)
+    # outside standalone mode typer returns the code of an Exit, and turns Ctrl-C into Exit(130)
+    if code == 130:
+        _interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _interrupted() -> None:
+    err.print("interrupted")
+    sys.exit(130)

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from twinchat.aliases import parse_aliases
+from twinchat.aliases import SELF_NAMES, parse_aliases
 from twinchat.atomic import private_open, staged_folder, write_private
 from twinchat.builder import (
     BuildOptions,
@@ -69,6 +69,8 @@ class PrepareOptions:
     """`OTHER=NAME` pairs: messages by OTHER count as NAME's (see `twinchat.aliases`)."""
     me: str | None = None
     """The exporter's name, for exports that call them "Me"."""
+    keep_names: tuple[str, ...] = ()
+    """Words `pseudonymize` leaves alone although they are (part of) a name."""
     force: bool = False
     parallel: bool | None = None
     """Read in a second process; default: for exports of 32 MiB and more."""
@@ -126,6 +128,8 @@ def prepare(
         if options.pseudonymize:
             run.pseudonymize(Path(out))
         stats = run.stats_dict(tokenizer)
+        if options.pseudonymize:
+            stats = run.pseudonymize_stats(stats)
         write_private(staging / "stats.json", json.dumps(stats, ensure_ascii=False, indent=2))
         from twinchat.report import render_report
 
@@ -253,15 +257,29 @@ class _Run:
     def pseudonymize(self, out: Path) -> None:
         """Rewrite the outputs with fake names; the key goes beside the dataset, not in it."""
         names = [name for name, _ in self.stats.senders.most_common()]
-        fake = Pseudonymizer(names)
+        names += _forwarded_names(self.staging / "messages.jsonl")
+        fake = Pseudonymizer(
+            names,
+            parse_aliases(self.options.aliases, self.options.me),
+            keep=(*self.options.keep_names, *SELF_NAMES),  # "Me" is nobody's name in a text
+        )
         for name in ("messages.jsonl", "train.jsonl", "validation.jsonl"):
             _rewrite(self.staging / name, lambda record: _pseudonymize(record, fake))
         self.stats.senders = Counter({fake.name(k): v for k, v in self.stats.senders.items()})
         self.stats.speakers = Counter({fake.name(k): v for k, v in self.stats.speakers.items()})
-        key = out.with_name(out.name + ".pseudonyms.json")
+        key = out.resolve().with_name(out.resolve().name + ".pseudonyms.json")
         write_private(key, json.dumps(fake.mapping, ensure_ascii=False, indent=2))
         self.pseudonym_key = str(key)
         self.fake = fake
+
+    def pseudonymize_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Names in every string of the statistics: export paths, `--chat` values, problems."""
+        key = stats.pop("pseudonyms", None)
+        stats = _faked(stats, self.fake)
+        if key is not None:  # the key's own path may name someone: then say where it is
+            same = self.fake.text(key) == key
+            stats["pseudonyms"] = key if same else "the .pseudonyms.json file beside this folder"
+        return stats
 
     def stats_dict(self, tokenizer: Any) -> dict[str, Any]:
         stats = self.stats
@@ -377,10 +395,36 @@ def _rewrite(path: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> 
     temporary.replace(path)
 
 
+def _forwarded_names(path: Path) -> list[str]:
+    """The people messages were forwarded from: names of people who may never write."""
+    counts: Counter[str] = Counter()
+    with path.open("rb") as lines:
+        for line in lines:
+            if b'"forwarded_from"' in line and (name := orjson.loads(line).get("forwarded_from")):
+                counts[name] += 1
+    return [name for name, _ in counts.most_common()]
+
+
+def _faked(value: Any, fake: Pseudonymizer) -> Any:
+    """`value` with `fake.text` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return fake.text(value)
+    if isinstance(value, dict):
+        return {_faked(k, fake): _faked(v, fake) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_faked(item, fake) for item in value]
+    return value
+
+
 def _pseudonymize(record: dict[str, Any], fake: Pseudonymizer) -> dict[str, Any]:
-    for key in ("sender", "speaker", "forwarded_from", "chat_name"):
+    for key in ("sender", "speaker", "forwarded_from"):
         if record.get(key):
             record[key] = fake.name(record[key])
+    # chat ids and names come from file and folder names ("WhatsApp Chat with Anna"), and
+    # example and session ids start with the chat id
+    for key in ("chat", "chat_name", "id", "session", "reply_to", "action"):
+        if isinstance(record.get(key), str):
+            record[key] = fake.text(record[key])
     if "sender_id" in record:
         record["sender_id"] = None
     if "text" in record:
@@ -404,8 +448,15 @@ def _options_dict(options: PrepareOptions, fake: Pseudonymizer | None = None) ->
         result[key] = list(result[key])
     result.pop("force", None)
     result.pop("parallel", None)
+    if not result["keep_names"]:  # as datasets written before the option was added
+        result.pop("keep_names")
+    else:
+        result["keep_names"] = list(result["keep_names"])
     if fake is not None:
         result["speakers"] = [fake.name(name) for name in result["speakers"]]
-        result["aliases"] = [fake.text(pair) for pair in result["aliases"]]
+        result["aliases"] = [
+            "=".join(fake.name(name.strip()) or "" for name in pair.split("="))
+            for pair in result["aliases"]
+        ]
         result["me"] = fake.name(result["me"])
     return result

@@ -50,6 +50,7 @@ whole words, so only a reply it did not cap shows whether `max_tokens` cut it.""
 OPENAI_PATHS = ("/v1/models", "/v1/chat/")
 
 # Platform bookkeeping (billing, storage, abuse tracking): nothing here keeps or bills anything.
+MIN_TEMPERATURE = 0.01
 _IGNORED = {"user", "metadata", "store", "service_tier", "safety_identifier", "prompt_cache_key"}
 # Features a chat twin has no use for, accepted only at the values that turn them off.
 _NEUTRAL: dict[str, tuple[Any, ...]] = {
@@ -139,14 +140,25 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field(max_length=200, examples=["twinchat/Sam"], description="GET /v1/models.")
     messages: list[Message] = Field(min_length=1)
-    n: int = Field(1, ge=1, description="Replies wanted; fewer come when curation drops some.")
-    temperature: float | None = Field(None, ge=0, le=2, description="0: beam search.")
-    top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, description="Longest reply; default: the run's.")
-    max_completion_tokens: int | None = Field(None, ge=1, description="max_tokens, renamed.")
-    stop: list[Annotated[str, Field(min_length=1)]] | None = Field(None, max_length=4)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    stream: bool = False
+    # strict: `"n": true` is a mistake, not 1
+    n: int = Field(
+        1, ge=1, strict=True, description="Replies wanted; fewer come when curation drops some."
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=2, strict=True, description="0 (or below 0.01): beam search."
+    )
+    top_p: float | None = Field(None, gt=0, le=1, strict=True)
+    max_tokens: int | None = Field(
+        None, ge=1, strict=True, description="Longest reply; default: the run's."
+    )
+    max_completion_tokens: int | None = Field(
+        None, ge=1, strict=True, description="max_tokens, renamed."
+    )
+    stop: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=4
+    )
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, strict=True)
+    stream: bool = Field(False, strict=True)
     stream_options: StreamOptions | None = None
 
     @model_validator(mode="before")
@@ -181,8 +193,10 @@ class ChatCompletionRequest(BaseModel):
 
     def sampling(self) -> dict[str, Any]:
         """`Suggester.suggest` arguments: temperature 0 is beam search, None the run's own."""
-        options: dict[str, Any] = {"greedy": self.temperature == 0, "seed": self.seed}
-        if self.temperature:
+        # a temperature this close to 0 divides the logits into infinities: it means greedy
+        greedy = self.temperature is not None and self.temperature < MIN_TEMPERATURE
+        options: dict[str, Any] = {"greedy": greedy, "seed": self.seed}
+        if self.temperature is not None and not greedy:
             options["temperature"] = self.temperature
         if self.top_p is not None:
             options["top_p"] = self.top_p

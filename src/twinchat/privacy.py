@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 
 URL = re.compile(
     r"\b(?:https?://|www\.)[^\s<>\"']+|\b[a-z0-9.-]+\.(?:com|org|net|io|ru|de)/\S*", re.I
@@ -99,43 +102,210 @@ def _phone(match: re.Match[str]) -> str:
     return "[phone]" if 7 <= digits <= 15 and not _DATE.fullmatch(found) else found
 
 
+SURNAMES = [
+    "Carter", "Ellison", "Fischer", "Hale", "Ito", "Jensen", "Kerr", "Lindqvist", "Moreau",
+    "Okafor", "Quinlan", "Reyes", "Sato", "Tanaka", "Vance", "Walsh", "Young", "Abbott",
+    "Brooks", "Dalton", "Everett", "Foster", "Grant", "Hayes", "Irwin", "Keane", "Lowe",
+    "Marsh", "Nash", "Price", "Rhodes", "Shaw", "Thorne", "Wade", "Yates", "Zeller",
+]  # fmt: skip
+
+_COMMON = """
+    will bill mark may june april august grace hope joy faith rose jack frank art bob sue pat
+    rob don ken guy ray dawn amber ruby summer sky chase hunter gene jean penny rich sunny lily
+    iris ivy holly daisy violet olive pearl crystal angel sandy rusty brook dale glen cliff lane
+    drew miles max pepper honey nick jay bud carol herb major star earl grant hale price young
+    вера надежда любовь роман лев слава роза лилия мила"""
+COMMON_WORDS = frozenset(_COMMON.split())
+"""Given names that are also everyday words: written in lower case, they are left alone."""
+
+# Endings that names take in text. Latin: English and German genitive, diminutives (Ben →
+# Benny), Polish cases (Anna → Annę, Kowalska → Kowalskiej). Cyrillic: Russian and Ukrainian
+# cases and diminutives (Анна → Анну, Анны, Аннушка). `lower` ones are distinctive enough to
+# match in lower case; the others (Sam+e is "same") only when capitalised.
+_LATIN_LOWER = ("ie", "ey", "ę", "ą", "owi", "iej", "iego")
+_LATIN_CAPITAL = ("s", "y", "i", "a", "u", "e", "em", "ej", "ego", "im", "om", "ek", "ka")
+_CYRILLIC = (
+    "а", "я", "у", "ю", "ы", "и", "е", "ой", "ей", "ою", "ею", "ом", "ем", "ём", "ым", "ов",
+    "ин", "ина", "ину", "ины", "ке", "ку", "ки", "кой", "ка", "очка", "ечка", "очку", "ечку",
+    "очки", "ечки", "ушка", "ушку", "юша", "юшу", "уля", "улю", "ик", "ика", "ику", "енька",
+    "еньку", "онька", "ька", "ьку", "чик", "чику",
+)  # fmt: skip
+_VOWELS = set("aeiouyаяоёеиыуюэйь")
+_CYRILLIC_LETTERS = re.compile(r"[а-яё]", re.I)
+_RUN = re.compile(r"((?<![\w.])@)?(\w+(?:[.\-]\w+)*)")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_OPEN_MENTIONS = frozenset({"here", "everyone", "channel", "all", "room"})
+_SEPARATORS = ("", "_", ".", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    fake: str
+    lower_ok: bool = True
+
+
 class Pseudonymizer:
-    """Consistent fake names for real ones, in sender fields and inside texts."""
+    """Consistent fake names for real ones, in sender fields and inside texts.
 
-    def __init__(self, names: Iterable[str]):
-        self.mapping: dict[str, str] = {}
-        for i, name in enumerate(names):
-            fake = GIVEN_NAMES[i % len(GIVEN_NAMES)]
-            if i >= len(GIVEN_NAMES):
-                fake += f" {i // len(GIVEN_NAMES) + 1}"
-            self.mapping[name] = fake
-        self._words = self._mentionable()
-        alternatives = sorted(self._words, key=len, reverse=True)
-        self._pattern = (
-            re.compile(r"(?<!\w)(" + "|".join(map(re.escape, alternatives)) + r")(?!\w)")
-            if alternatives
-            else None
-        )
+    Every form of a person's names is replaced, in any case: the whole name and each of its
+    words, inflected (`Anna's`, `Annę`, `Анну`, `Benny`), joined into handles (`@anna_k`,
+    `AnnaK`, `anna.kowalska`, `BenMiller`) and the other names `aliases` gives the person. An
+    @mention of nobody known becomes `@user1`, `@user2`… Given names that are everyday words
+    (`will`, `mark`, `вера`) are left alone in lower case, and `keep` words always.
+    """
 
-    def _mentionable(self) -> dict[str, str]:
-        """Full names, plus first names where only one person has them."""
-        words = dict(self.mapping)
-        firsts: dict[str, list[str]] = {}
-        for name in self.mapping:
-            first = name.split()[0] if name.split() else name
-            if first != name and len(first) >= 3:
-                firsts.setdefault(first, []).append(name)
-        for first, owners in firsts.items():
-            if len(owners) == 1 and first not in words:
-                words[first] = self.mapping[owners[0]].split()[0]
-        return words
+    def __init__(
+        self,
+        names: Iterable[str],
+        aliases: Mapping[str, str] | None = None,
+        keep: Iterable[str] = (),
+    ):
+        names = list(dict.fromkeys(names))
+        aliases = dict(aliases or {})
+        for kept in aliases.values():
+            if kept not in names:
+                names.append(kept)
+        self._keep = {word.casefold() for word in keep}
+        self._aliases = {alias.casefold(): kept for alias, kept in aliases.items()}
+        others: dict[str, list[str]] = {name: [] for name in names}
+        for alias, kept in aliases.items():
+            others[kept].append(alias)
+        taken = {
+            word.casefold() for name in chain(names, aliases) for word in _LETTERS.findall(name)
+        }
+        self.mapping = _fakes(names, taken)
+        self._words: dict[str, _Form] = {}
+        self._runs: dict[str, str] = {}
+        self._mentions: dict[str, str] = {}
+        for name in names:  # most frequent first: a word two people share goes to the first
+            for real in (name, *others[name]):
+                self._add(real, self.mapping[name])
+        self.text = lru_cache(maxsize=1 << 14)(self._text)  # contexts repeat the same turns
+
+    def _add(self, real: str, fake: str) -> None:
+        tokens = [t.strip("\"'()[]<>,;:!?") for t in real.split()]
+        tokens = [t for t in tokens if t and t.casefold() not in self._keep]
+        fakes = fake.split()
+        for i, token in enumerate(tokens):
+            part = fakes[0] if i == 0 or len(fakes) == 1 else fakes[-1]
+            if _LETTERS.fullmatch(token):
+                self._add_word(token, part)
+            elif len(token) > 1:
+                self._runs.setdefault(token.casefold(), part)
+        words = [t for t in tokens if _LETTERS.fullmatch(t)]
+        if len(words) > 1:
+            self._add_handles(words[0], words[-1], fakes[0], fakes[-1])
+
+    def _add_word(self, token: str, fake: str) -> None:
+        key = token.casefold()
+        if len(key) < 2 or key in self._keep:
+            return
+        common = key in COMMON_WORDS
+        self._words.setdefault(key, _Form(fake, lower_ok=not common and len(key) > 2))
+        if len(key) < 3:
+            return
+        stems = [key, key[:-1]] if key[-1] in _VOWELS and len(key) > 3 else [key]
+        if _CYRILLIC_LETTERS.search(key):
+            endings = [(e, not common) for e in _CYRILLIC]
+        else:
+            endings = [(e, not common) for e in _LATIN_LOWER]
+            endings += [(e, False) for e in _LATIN_CAPITAL]
+            if key[-1] not in _VOWELS:  # Ben → Benny, Bob → Bobby
+                stems.append(key + key[-1])
+        for stem in stems:
+            doubled = stem != key and len(stem) > len(key)
+            for ending, lower_ok in endings:
+                if doubled and ending not in ("y", "ie", "i"):
+                    continue
+                form = stem + ending
+                kept = fake + ending if ending == "s" and stem == key else fake
+                if form not in self._keep:
+                    self._words.setdefault(form, _Form(kept, lower_ok or (doubled and not common)))
+
+    def _add_handles(self, first: str, last: str, fake_first: str, fake_last: str) -> None:
+        """`anna_k`, `AnnaK`, `akowalska`, `kowalska.anna`… as one run of the text."""
+        pairs = [
+            ((first, last), (fake_first, fake_last)),
+            ((first, last[0]), (fake_first, fake_last[0])),
+            ((first[0], last), (fake_first[0], fake_last)),
+            ((last, first), (fake_last, fake_first)),
+        ]
+        for (a, b), (x, y) in pairs:
+            for separator in _SEPARATORS:
+                self._runs.setdefault(f"{a}{separator}{b}".casefold(), f"{x}{separator}{y}")
 
     def name(self, name: str | None) -> str | None:
+        """The fake of a sender name (or of an alias of one); other names as `text` does."""
         if name is None:
             return None
-        return self.mapping.get(name) or self.text(name)
+        fake = self.mapping.get(name)
+        if fake is None and (kept := self._aliases.get(name.casefold())) is not None:
+            fake = self.mapping[kept]
+        return fake or self.text(name)
 
-    def text(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(lambda m: self._words[m.group(1)], text)
+    def _text(self, text: str) -> str:
+        return _RUN.sub(self._run, text)
+
+    def _run(self, match: re.Match[str]) -> str:
+        at, run = match.group(1) or "", match.group(2)
+        fake = self._runs.get(run.casefold())
+        if fake is not None:
+            return at + _cased(fake, run)
+        changed = _LETTERS.sub(self._piece, run)
+        if at and changed == run and run.casefold() not in _OPEN_MENTIONS:
+            changed = self._mentions.setdefault(run.casefold(), f"user{len(self._mentions) + 1}")
+        return at + changed
+
+    def _piece(self, match: re.Match[str]) -> str:
+        word = match.group()
+        fake = self._word(word)
+        if fake is not None:
+            return fake
+        if word[1:] == word[1:].lower() or word.isupper():
+            return word
+        return "".join(self._word(part) or part for part in _camel(word))
+
+    def _word(self, word: str) -> str | None:
+        form = self._words.get(word.casefold())
+        if form is None or (not form.lower_ok and word.islower()):
+            return None
+        return _cased(form.fake, word)
+
+
+def _fakes(names: list[str], taken: set[str]) -> dict[str, str]:
+    """A fake for each name: a given name, and a surname where the real name has one."""
+    given = [n for n in GIVEN_NAMES if n.casefold() not in taken]
+    surnames = [n for n in SURNAMES if n.casefold() not in taken]
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for i, name in enumerate(names):
+        fake = base = given[i % len(given)]
+        if len(_LETTERS.findall(name)) > 1 or i >= len(given):
+            fake = base = f"{base} {surnames[(i + i // len(given)) % len(surnames)]}"
+        number = 1
+        while fake in used:
+            number += 1
+            fake = f"{base} {number}"
+        used.add(fake)
+        mapping[name] = fake
+    return mapping
+
+
+def _cased(fake: str, like: str) -> str:
+    """`fake` written the way `like` is: lower, upper or as it is."""
+    if like.islower():
+        return fake.lower()
+    if like.isupper() and len(like) > 1:
+        return fake.upper()
+    return fake
+
+
+def _camel(word: str) -> list[str]:
+    """`ChatExportAnna` → `Chat`, `Export`, `Anna`."""
+    parts, start = [], 0
+    for i in range(1, len(word)):
+        if word[i].isupper() and word[i - 1].islower():
+            parts.append(word[start:i])
+            start = i
+    parts.append(word[start:])
+    return parts

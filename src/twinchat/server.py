@@ -11,22 +11,29 @@ being typed, for typeahead), `GET /v1/speakers`, `GET /health`, the OpenAPI sche
 
 The model is one PyTorch module, not thread-safe: every call takes one lock in a worker thread,
 so the event loop keeps answering while a call runs. A request whose client has gone by its turn
-(the page cancels stale typeahead requests) is dropped before it costs model time.
+(the page cancels stale typeahead requests) is dropped before it costs model time: the guard
+watches every connection for its disconnect while the request waits.
 
 Safe by default: loopback only unless told otherwise; with a token, every /v1 call needs
-`Authorization: Bearer TOKEN` (compared in constant time); bodies, messages and texts are capped;
-no CORS; no chat text in the logs, only sizes and latencies. The page is one file with inline CSS
-and JS, allowed by a content security policy that names their hashes, so it loads nothing else.
+`Authorization: Bearer TOKEN` (compared in constant time) before its body is read, and the open
+routes read at most 1 KiB; a body must arrive within a time limit; at most `max_queue` model
+requests are in the server at once, more get 503 with `Retry-After`; bodies, messages and texts
+are capped; every refusal and failure is JSON in the route's shape; no CORS; no chat text in the
+logs, only sizes and latencies. The page is one file with inline CSS and JS, allowed by a content
+security policy that names their hashes, so it loads nothing else.
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -35,10 +42,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from anyio import from_thread
+import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
@@ -62,6 +68,13 @@ MAX_N = 10
 MAX_NEW_TOKENS = 128
 MAX_COMPLETE_TOKENS = 32
 MAX_SENDER_CHARS = 100
+MIN_TEMPERATURE = 0.01
+"""Below this, sampling divides the logits into infinities; ask for `greedy` instead."""
+OPEN_BODY_BYTES = 1024
+"""The most body an unauthenticated route reads: they are all GETs."""
+MAX_DETAIL_CHARS = 500
+GONE = "twinchat.gone"
+"""The scope key of a request's `threading.Event`, set when its client disconnects."""
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -80,17 +93,24 @@ class SuggestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     messages: list[ChatMessage]
     as_: str | None = Field(
-        None, alias="as", min_length=1, description="Reply as this person; null: whoever is next."
-    )
+        None, alias="as", min_length=1, max_length=MAX_SENDER_CHARS,
+        description="Reply as this person; null: whoever is next.",
+    )  # fmt: skip
     prefix: str = Field("", description="Text already typed: every candidate goes on from it.")
-    n: int = Field(5, ge=1, le=MAX_N, description="Number of candidates.")
-    greedy: bool = Field(False, description="Beam search: the same output every time.")
-    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="For repeatable sampling.")
-    temperature: float | None = Field(None, gt=0, le=10, description="Default: the run's.")
-    top_p: float | None = Field(None, gt=0, le=1, description="Default: the run's.")
-    max_new_tokens: int | None = Field(
-        None, ge=1, le=MAX_NEW_TOKENS, description="Longest candidate; default: the run's."
+    # strict: `"n": true` or `"greedy": "no"` is a mistake, not 1 or True
+    n: int = Field(5, ge=1, le=MAX_N, strict=True, description="Number of candidates.")
+    greedy: bool = Field(False, strict=True, description="Beam search: the same output every time.")
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, strict=True, description="For repeatable sampling."
     )
+    temperature: float | None = Field(
+        None, ge=MIN_TEMPERATURE, le=10, strict=True, description="Default: the run's."
+    )
+    top_p: float | None = Field(None, gt=0, le=1, strict=True, description="Default: the run's.")
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=MAX_NEW_TOKENS, strict=True,
+        description="Longest candidate; default: the run's.",
+    )  # fmt: skip
 
 
 class Candidate(BaseModel):
@@ -109,9 +129,11 @@ class SuggestResponse(BaseModel):
 class CompleteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     messages: list[ChatMessage]
-    as_: str | None = Field(None, alias="as", min_length=1, description="Who is typing.")
+    as_: str | None = Field(
+        None, alias="as", min_length=1, max_length=MAX_SENDER_CHARS, description="Who is typing."
+    )
     typed: str = Field("", description="The reply typed so far, maybe ending mid-word.")
-    max_new_tokens: int = Field(8, ge=1, le=MAX_COMPLETE_TOKENS)
+    max_new_tokens: int = Field(8, ge=1, le=MAX_COMPLETE_TOKENS, strict=True)
 
 
 class CompleteResponse(BaseModel):
@@ -124,8 +146,9 @@ class Speakers(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness only: who and how many the run knows stays behind the token."""
+
     status: Literal["ok"] = "ok"
-    speaker_count: int
     token_required: bool
 
 
@@ -144,6 +167,8 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     max_text_chars: int = 4_000,
     allowed_hosts: Collection[str] | None = None,
+    max_queue: int = 8,
+    read_timeout: float = 30.0,
 ) -> FastAPI:
     """The API and page over a loaded suggester.
 
@@ -154,12 +179,15 @@ def create_app(
         max_text_chars: Longest message text, prefix or typed text.
         allowed_hosts: Host header names accepted (None: any); a server on loopback should
             accept only loopback names, so a web page cannot reach it by DNS rebinding.
+        max_queue: Most model requests in the server at once, the running one included; more
+            get 503 with Retry-After before their body is read (memory stays bounded).
+        read_timeout: Seconds a client has to send its whole body; then 408.
 
     Raises:
         TwinchatError: the token is shorter than 8 characters or not printable ASCII.
     """
     check_token(token)
-    model = _Model(suggester)
+    model = _Model(suggester, max_queue)
     limits = _Limits(max_messages, max_text_chars)
     page, policy = _page()
     app = FastAPI(
@@ -176,10 +204,13 @@ def create_app(
         token=token,
         max_body_bytes=max_body_bytes,
         allowed_hosts=allowed_hosts,
+        model=model,
+        read_timeout=read_timeout,
     )
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(openai_api.APIError, _api_error)
+    app.add_exception_handler(Exception, _crash)
 
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem, "description": text}
@@ -187,6 +218,7 @@ def create_app(
             (401, "Missing or wrong bearer token."),
             (413, f"Body above {max_body_bytes} bytes."),
             (422, "Invalid request, too many messages, too long a text, or an unknown speaker."),
+            (503, "The model's queue is full; try again after Retry-After seconds."),
         ]
     }
     # Enforced by _Guard before the body is read; declared here so the schema shows it.
@@ -236,7 +268,7 @@ def create_app(
     @app.get("/health", response_model=Health)
     async def health() -> Health:
         """Liveness; names stay behind the token, at /v1/speakers."""
-        return Health(speaker_count=len(suggester.speakers), token_required=token is not None)
+        return Health(token_required=token is not None)
 
     @app.api_route(
         "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
@@ -258,6 +290,7 @@ def _openai_routes(
             (401, "Missing or wrong API key (the bearer token)."),
             (404, "No such model: GET /v1/models lists them."),
             (413, f"Body above {max_body_bytes} bytes."),
+            (503, "The model's queue is full; try again after Retry-After seconds."),
         ]
     }
     router = APIRouter(prefix="/v1", tags=["OpenAI"], responses=problems, dependencies=bearer)
@@ -335,6 +368,7 @@ def serve(
     local = is_loopback(host)
     suggester = Suggester.load(run)
     app = create_app(suggester, token=token, allowed_hosts=LOOPBACK_NAMES if local else None)
+    # Connections beyond this get 503 from uvicorn itself, whatever they send or do not send.
     logging_config = json.loads(json.dumps(LOGGING_CONFIG))  # a deep copy: it is uvicorn's own
     logging_config["loggers"]["twinchat"] = {
         "handlers": ["default"],
@@ -343,8 +377,9 @@ def serve(
     }
     # Our own lines give each call's sizes and latency; the access log would add a line a keystroke.
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=logging_config, access_log=False
-    )  # configures logging, so the lines below show
+        app, host=host, port=port, log_config=logging_config, access_log=False,
+        limit_concurrency=100, timeout_keep_alive=5,
+    )  # fmt: skip  # configures logging, so the lines below show
     if not local and token is None:
         log.warning("listening on %s without a token: anyone who can reach it may use it", host)
     shown = f"[{host}]" if ":" in host else host
@@ -420,11 +455,30 @@ class _Gone(Exception):
 
 class _Model:
     """The suggester behind one lock: a PyTorch module is not thread-safe, and on a CPU that one
-    call already keeps busy, one call at a time is also the fastest order."""
+    call already keeps busy, one call at a time is also the fastest order.
 
-    def __init__(self, suggester: Suggester):
+    It also keeps the queue's length (the guard refuses requests beyond `max_queue`) and how
+    long a call takes, to tell a refused client when to come back.
+    """
+
+    def __init__(self, suggester: Suggester, max_queue: int = 8):
         self.suggester = suggester
         self.lock = threading.Lock()
+        self.max_queue = max_queue
+        self.queued = 0  # changed on the event loop only
+        self.seconds = 1.0  # a moving average of one call
+
+    def enter(self) -> int | None:
+        """Take a place in the queue; None when it is full, with the seconds to wait."""
+        if self.queued >= self.max_queue:
+            return max(1, math.ceil(self.seconds * self.queued))
+        self.queued += 1
+        return None
+
+    def leave(self) -> None:
+        self.queued -= 1
+        if not self.queued:
+            _trim()  # a burst's parsed bodies are freed; hand the pages back to the system
 
     async def run(
         self, request: Request, what: str, turns: Sequence[Turn], call: Callable[[], T]
@@ -432,12 +486,14 @@ class _Model:
         """The call's result and the milliseconds the request spent, queueing included.
 
         Raises:
-            HTTPException: 422 for a TwinchatError (an unknown speaker, a bad setting).
+            HTTPException: 422 for a TwinchatError (an unknown speaker, a bad setting); 499 when
+                the client left before its turn.
         """
         arrived = time.perf_counter()
         chars = sum(len(t.text) for t in turns)
+        gone = request.scope.get(GONE) or threading.Event()
         try:
-            result, waited = await run_in_threadpool(self._locked, request, arrived, call)
+            result, waited = await run_in_threadpool(self._locked, gone, arrived, call)
         except _Gone:
             log.info("%s: client gone while queued, skipped", what)
             # 499, as nginx logs it: the client closed the request; nobody reads this answer.
@@ -452,20 +508,47 @@ class _Model:
         )  # fmt: skip
         return result, round(total, 1)
 
-    def _locked(self, request: Request, arrived: float, call: Callable[[], T]) -> tuple[T, float]:
+    def _locked(
+        self, gone: threading.Event, arrived: float, call: Callable[[], T]
+    ) -> tuple[T, float]:
         with self.lock:
             waited = (time.perf_counter() - arrived) * 1000
-            if from_thread.run(request.is_disconnected):
+            if gone.is_set():
                 raise _Gone
-            return call(), waited
+            started = time.perf_counter()
+            try:
+                return call(), waited
+            finally:
+                self.seconds = 0.8 * self.seconds + 0.2 * (time.perf_counter() - started)
 
 
-# --- the guard: host, token, body size -------------------------------------------------------
+def _trim() -> None:
+    """glibc keeps freed memory for reuse; malloc_trim gives it back (elsewhere: nothing)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+if (_found := ctypes.util.find_library("c")) and "libc.so" in _found:
+    try:
+        _LIBC = ctypes.CDLL(_found)
+        _LIBC.malloc_trim  # noqa: B018 - musl has no malloc_trim
+    except (OSError, AttributeError):
+        _LIBC = None
+
+
+# --- the guard: host, token, queue, body size and time -----------------------------------------
+
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+"""A JSON escape of half a UTF-16 pair: Python decodes it to a string no encoder takes."""
 
 
 class _Guard:
-    """Pure ASGI, so that a wrong host or token is refused before the body is read, and a body
-    is counted as it streams in (Content-Length can be absent or lie)."""
+    """Pure ASGI, so that a wrong host or token, or a full queue, is refused before the body is
+    read, and a body is counted as it streams in (Content-Length can be absent or lie)."""
 
     def __init__(
         self,
@@ -473,11 +556,15 @@ class _Guard:
         token: str | None,
         max_body_bytes: int,
         allowed_hosts: Collection[str] | None,
+        model: _Model | None = None,
+        read_timeout: float = 30.0,
     ):
         self.app = app
-        self.expected = f"Bearer {token}".encode() if token is not None else None
+        self.token = token.encode() if token is not None else None
         self.max_body_bytes = max_body_bytes
         self.hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None else None
+        self.model = model
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -488,29 +575,69 @@ class _Guard:
         if self.hosts is not None and _hostname(headers.get(b"host", b"")) not in self.hosts:
             await _refuse(send, 400, "this server answers only to its loopback names", path)
             return
-        if path.startswith("/v1") and not self._authorized(headers.get(b"authorization")):
+        guarded = path.startswith("/v1")
+        if guarded and not self._authorized(headers.get(b"authorization")):
             await _refuse(
                 send, 401, "a bearer token is needed: send 'Authorization: Bearer TOKEN' (an "
                 "OpenAI client's api_key) with the token given to twinchat serve", path,
                 {"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
             return
-        body = await self._body(headers.get(b"content-length"), receive)
+        model = self.model if guarded and scope["method"] == "POST" else None
+        if model is not None and (retry := model.enter()) is not None:
+            detail = f"the model is busy with {model.queued} requests; try again in {retry} s"
+            await _refuse(send, 503, detail, path, {"Retry-After": str(retry)})
+            return
+        try:
+            await self._serve(scope, receive, send, headers, guarded)
+        finally:
+            if model is not None:
+                model.leave()
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], full: bool
+    ) -> None:
+        path = scope["path"]
+        limit = self.max_body_bytes if full else OPEN_BODY_BYTES
+        with anyio.move_on_after(self.read_timeout) as timer:
+            body = await self._body(headers.get(b"content-length"), receive, limit)
+        if timer.cancelled_caught:
+            await _refuse(
+                send, 408, f"the body did not arrive within {self.read_timeout:g} s", path
+            )
+            return
         if isinstance(body, str):
             code = 400 if body.startswith("Content-Length") else 413
             await _refuse(send, code, body, path)
             return
-        await self.app(scope, _replay(body, receive), _secured(send))
+        if _LONE_SURROGATE.search(body):
+            await _refuse(
+                send, 422, "the body holds half a UTF-16 surrogate pair (such as \\ud800); "
+                "send text as UTF-8, or escape characters outside the BMP as whole pairs", path,
+            )  # fmt: skip
+            return
+        watch = _Watch(receive)
+        scope[GONE] = watch.gone
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch.run)
+            try:
+                await self.app(scope, watch.replay(body), _secured(send))
+            finally:
+                group.cancel_scope.cancel()
 
     def _authorized(self, given: bytes | None) -> bool:
-        if self.expected is None:
+        if self.token is None:
             return True
-        # Constant time, so the answer's timing tells nothing about how much of a guess was right.
-        return given is not None and hmac.compare_digest(given, self.expected)
+        if given is None:
+            return False
+        scheme, _, credentials = given.strip().partition(b" ")
+        # The scheme is case-insensitive (RFC 7235); the token is compared in constant time,
+        # so the answer's timing tells nothing about how much of a guess was right.
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
 
-    async def _body(self, length: bytes | None, receive: Receive) -> bytes | str:
+    @staticmethod
+    async def _body(length: bytes | None, receive: Receive, limit: int) -> bytes | str:
         """The whole body, or why it is refused."""
-        limit = self.max_body_bytes
         too_large = f"the request body is larger than {limit} bytes: send fewer or shorter messages"
         if length is not None:
             if not length.isdigit():
@@ -532,19 +659,35 @@ class _Guard:
         return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that gives the body read already, then what the client sends next (its
-    disconnect, which tells a queued request that nobody waits for it)."""
-    pending = True
+class _Watch:
+    """After the body, the only reader of the connection: it waits for the client's disconnect,
+    sets `gone` (which the queued request checks before it reaches the model), and hands the
+    disconnect to the app when it asks (a streaming response stops then)."""
 
-    async def replayed() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+    def __init__(self, receive: Receive):
+        self.receive = receive
+        self.gone = threading.Event()
+        self._left = anyio.Event()
 
-    return replayed
+    async def run(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.gone.set()
+        self._left.set()
+
+    def replay(self, body: bytes) -> Receive:
+        """A receive that gives the body read already, then the disconnect when it comes."""
+        pending = True
+
+        async def replayed() -> Message:
+            nonlocal pending
+            if pending:
+                pending = False
+                return {"type": "http.request", "body": body, "more_body": False}
+            await self._left.wait()
+            return {"type": "http.disconnect"}
+
+        return replayed
 
 
 def _secured(send: Send) -> Send:
@@ -600,17 +743,30 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
-    """Refusals raised in the routes; the OpenAI routes give them in OpenAI's shape."""
+    """Refusals raised in the routes, in the route's shape."""
     assert isinstance(error, StarletteHTTPException)
-    if not openai_api.is_openai_path(request.url.path):
-        return await http_exception_handler(request, error)
     return _problem(request.url.path, error.status_code, str(error.detail), headers=error.headers)
 
 
 async def _api_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, openai_api.APIError)
-    body = openai_api.error_body(error.status, error.message, error.param, error.code)
+    body = openai_api.error_body(error.status, _safe(error.message), error.param, error.code)
     return JSONResponse(body, status_code=error.status)
+
+
+async def _crash(request: Request, error: Exception) -> JSONResponse:
+    """Whatever went wrong, the client gets JSON in the route's shape, never a plain 500."""
+    log.error("%s: failed with %s", request.url.path, type(error).__name__)
+    detail = "the server failed on this request; its log says why"
+    return _problem(request.url.path, 500, detail)
+
+
+def _safe(detail: str) -> str:
+    """A detail that JSON can carry (no lone surrogates) and that does not echo a huge value."""
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
+    return detail
 
 
 def _problem(
@@ -622,6 +778,7 @@ def _problem(
 ) -> JSONResponse:
     """`{"detail": ...}`, or on the OpenAI routes OpenAI's error, where an invalid request is
     400 (its clients raise BadRequestError) rather than 422."""
+    detail = _safe(detail)
     if not openai_api.is_openai_path(path):
         return JSONResponse({"detail": detail}, status_code=code, headers=headers)
     code = 400 if code == 422 else code

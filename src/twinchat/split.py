@@ -99,8 +99,7 @@ class SplitWriter:
             _copy(self.train, self.validation, *ranges[0])
             self.train.truncate(ranges[0][0])
             return
-        kept = (self.folder / "train.jsonl.new").open("wb", buffering=CHUNK)
-        with kept:
+        with private_open(self.folder / "train.jsonl.new", "wb") as kept:
             cursor = 0
             for start, end in ranges:
                 _copy(self.train, kept, cursor, start)
@@ -113,7 +112,7 @@ class SplitWriter:
         """Sessions whose lines interleave: route line by line."""
         self.train.flush()
         self.train.seek(0)
-        with (self.folder / "train.jsonl.new").open("wb", buffering=CHUNK) as kept:
+        with private_open(self.folder / "train.jsonl.new", "wb") as kept:
             for line in self.train:
                 target = self.validation if json.loads(line)["session"] in held else kept
                 target.write(line)

@@ -19,7 +19,7 @@ from rich.text import Text
 from twinchat.chat import CONTEXT, Entry, GroupChat
 from twinchat.errors import TwinchatError
 
-COMMANDS = "/as NAME (they answer now), /undo, /save FILE, /quit"
+COMMANDS = "/as NAME (they answer now), /undo, /save FILE (/save! FILE replaces it), /quit"
 PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "red")
 
 
@@ -130,8 +130,8 @@ def _command(chat: GroupChat, screen: Screen, line: str, turns: int) -> bool:
             screen.note(
                 f"removed {removed} message{plural}" if removed else "nothing of yours to undo"
             )
-        elif command == "/save" and argument:
-            path = chat.save(argument)
+        elif command in ("/save", "/save!") and argument:
+            path = chat.save(argument, overwrite=command == "/save!")
             screen.note(
                 f"saved {len(chat.transcript)} messages to {path} (twinchat prepare reads it)"
             )
