@@ -107,8 +107,9 @@ def test_folder_and_zip_of_an_export(tmp_path):
         assert len(list(read_export(path))) == 15
 
 
-def test_html_export_is_recognised():
-    with pytest.raises(TwinchatError, match=r"HTML export.*Machine-readable JSON"):
+def test_an_html_page_without_messages_names_the_fix():
+    """HTML exports are read (test_telegram_html.py); a page with no history says what to do."""
+    with pytest.raises(TwinchatError, match=r"HTML export without any message.*Machine-readable"):
         read_export(TELEGRAM / "html_export")
 
 

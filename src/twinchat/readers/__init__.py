@@ -20,15 +20,24 @@ from twinchat.errors import TwinchatError
 from twinchat.message import Message
 from twinchat.readers.combined import CombinedExport
 from twinchat.readers.discord import DiscordExport, discord_files, other_dce_format
+from twinchat.readers.google_chat import GoogleChatExport, find_google_chat
 from twinchat.readers.imessage import IMessageExport, find_imessage
 from twinchat.readers.irc import IrcExport, irc_logs
 from twinchat.readers.irc_clients import IrcClientExport, client_logs
+from twinchat.readers.kakao import KakaoExport, find_kakao
+from twinchat.readers.line import LineExport, find_line
+from twinchat.readers.matrix import MatrixExport, find_matrix
 from twinchat.readers.messenger import MessengerExport, find_messenger, is_html_download
 from twinchat.readers.signal import SignalExport, find_signal
 from twinchat.readers.slack import SlackExport, find_slack
 from twinchat.readers.source import Source, sources_of
 from twinchat.readers.table import TableExport, find_table, parse_columns
 from twinchat.readers.telegram import TelegramExport
+from twinchat.readers.telegram_html import (
+    TelegramHtmlExport,
+    find_telegram_html,
+    is_empty_telegram_page,
+)
 from twinchat.readers.whatsapp import (
     DATE_ORDERS,
     WhatsAppExport,
@@ -37,15 +46,15 @@ from twinchat.readers.whatsapp import (
 )
 
 SUPPORTED = (
-    "Telegram Desktop JSON (result.json); WhatsApp's Export chat .txt; DiscordChatExporter JSON; "
+    "Telegram Desktop JSON (result.json) or HTML (messages.html); WhatsApp's Export chat .txt; "
+    "LINE's and KakaoTalk's exported chats; Element's Matrix JSON; Google Chat (Takeout); "
+    "DiscordChatExporter JSON; "
     "Facebook Messenger or Instagram JSON (Download Your Information); a Slack workspace export; "
     "signal-export's chat folders; the macOS Messages chat.db; IRC logs (the Ubuntu corpus, irssi, "
     "WeeChat, ZNC, HexChat, mIRC, Quassel, Textual, Limnoria); a CSV or JSON Lines "
     "table of messages; each alone, in its folder or in a zip"
 )
 _TELEGRAM_HEAD = re.compile(rb'^\s*\{\s*"(name|type|id|messages|about|personal_information)"')
-_HTML_PAGE = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)
-_TELEGRAM_HTML = re.compile(rb"Exported Data|class=\"page_wrap\"|messages\d*\.html")
 
 
 class Export(Protocol):
@@ -87,6 +96,13 @@ def _readers() -> list[_Reader]:
     return [
         _Reader("telegram", "Telegram export", _telegram_by_name, _telegram, _TELEGRAM_HINT),
         _Reader(
+            "telegram",
+            "Telegram export",
+            lambda r: find_telegram_html(r.candidates),
+            lambda pages, r: TelegramHtmlExport(pages, label=str(r.path)),
+            _TELEGRAM_HINT,
+        ),
+        _Reader(
             "signal",
             "Signal export",
             lambda r: find_signal(r.candidates),
@@ -116,6 +132,21 @@ def _readers() -> list[_Reader]:
             "the export folder or its zip",
         ),
         _Reader(
+            "matrix",
+            "Element (Matrix) export",
+            lambda r: find_matrix(r.candidates),
+            lambda files, r: MatrixExport(files, label=str(r.path)),
+            "the JSON file of Element's Export chat (format JSON), or its zip",
+        ),
+        _Reader(
+            "google_chat",
+            "Google Chat export",
+            lambda r: find_google_chat(r.candidates),
+            lambda files, r: GoogleChatExport(files, label=str(r.path)),
+            "Google Takeout's 'Google Chat' folder, a conversation's folder with messages.json, "
+            "or the Takeout zip",
+        ),
+        _Reader(
             "discord",
             "DiscordChatExporter export",
             lambda r: discord_files(r.candidates),
@@ -123,6 +154,22 @@ def _readers() -> list[_Reader]:
             "DiscordChatExporter's JSON export of a channel, or a folder or zip of them",
         ),
         _Reader("telegram", "Telegram export", _telegram_by_head, _telegram, _TELEGRAM_HINT),
+        _Reader(
+            "line",
+            "LINE chat",
+            lambda r: find_line(r.candidates),
+            lambda files, r: LineExport(files, label=str(r.path)),
+            "the .txt of LINE's Export chat history ([LINE] Chat history with ...), its folder "
+            "or its zip",
+        ),
+        _Reader(
+            "kakaotalk",
+            "KakaoTalk chat",
+            lambda r: find_kakao(r.candidates),
+            lambda files, r: KakaoExport(files, label=str(r.path)),
+            "the .txt or .csv of KakaoTalk's Export chat (KakaoTalk Chats with ..., "
+            "... 님과 카카오톡 대화), its folder or its zip",
+        ),
         # before WhatsApp: a "[2024-01-31 19:00:01] <nick> text" line has a WhatsApp-like date
         _Reader(
             "irc",
@@ -176,7 +223,7 @@ def read_export(
 
     Raises:
         TwinchatError: the path is missing, holds no export twinchat can read, or is an HTML
-            export (Telegram's, Facebook's) that must be made again as JSON.
+            export (Facebook's) that must be made again as JSON.
     """
     path = resolve(path)
     if source not in SOURCES:
@@ -200,7 +247,9 @@ def read_export(
     raise TwinchatError(f"{path}: not a chat export twinchat can read; supported: {SUPPORTED}")
 
 
-_TELEGRAM_HINT = "the result.json of Telegram Desktop's JSON export, its folder or its zip"
+_TELEGRAM_HINT = (
+    "the result.json or messages.html of Telegram Desktop's export, its folder or its zip"
+)
 
 
 def _telegram(found: Source, request: Request) -> Export:
@@ -246,9 +295,10 @@ def _whatsapp_chats(request: Request) -> list[Source]:
 
 def _refuse_html(request: Request) -> None:
     path = request.path
-    if any(_is_telegram_html(src) for src in request.candidates[:50]):
+    if any(is_empty_telegram_page(src) for src in request.candidates[:50]):
         raise TwinchatError(
-            f"{path} is Telegram's HTML export; export again in Telegram Desktop with "
+            f"{path} is a page of Telegram's HTML export without any message; point at the "
+            "export's folder or its messages.html, or export again in Telegram Desktop with "
             "format 'Machine-readable JSON'"
         )
     for src in request.candidates[:50]:
@@ -262,13 +312,6 @@ def _refuse_html(request: Request) -> None:
             f"{path} is Facebook's or Instagram's HTML download; download your information "
             "again with format 'JSON'"
         )
-
-
-def _is_telegram_html(src: Source) -> bool:
-    if not src.label.lower().endswith((".html", ".htm")):
-        return False
-    head = src.head(16384)
-    return bool(_HTML_PAGE.match(head.lstrip(b"\xef\xbb\xbf")) and _TELEGRAM_HTML.search(head))
 
 
 SOURCES = ("auto", *dict.fromkeys(reader.source for reader in _readers()))
