@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime_genai")
 
-from conftest import HIKE
+from conftest import HIKE, memorize
 from test_hf_backend import common, generate_reference, prompt_for, prompt_head, teacher_forced
 
 from twinchat import TwinchatError
@@ -32,13 +32,22 @@ from twinchat.suggest import Sampling, Suggester
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
 
+@pytest.fixture(scope="session")
+def ort_run(hike_data, tmp_path_factory) -> Path:
+    """The tiny Llama with heads of 16 (onnxruntime's smallest), knowing the chat by heart."""
+    from tiny_models import make_tiny_llama
+
+    root = tmp_path_factory.mktemp("hike-llama-16")
+    return memorize(hike_data, make_tiny_llama(root / "model", head_size=16), root / "run")
+
+
 @pytest.fixture(scope="module")
-def exports(hike_llama_run, tmp_path_factory) -> dict[str, Suggester]:
+def exports(ort_run, tmp_path_factory) -> dict[str, Suggester]:
     """The tiny Llama as transformers (`hf`) and as float32 and int8 ort exports."""
     root = tmp_path_factory.mktemp("ort-exports")
-    found = {"hf": Suggester.load(hike_llama_run)}
+    found = {"hf": Suggester.load(ort_run)}
     for quantization in ("float32", "int8"):
-        out = export_run(hike_llama_run, root / quantization, to="ort", quantization=quantization)
+        out = export_run(ort_run, root / quantization, to="ort", quantization=quantization)
         found[quantization] = Suggester.load(out)
     return found
 
@@ -49,14 +58,14 @@ def ort(exports) -> Suggester:
     return exports["float32"]
 
 
-def test_the_export_is_an_ort_folder_of_the_run(exports, hike_llama_run):
+def test_the_export_is_an_ort_folder_of_the_run(exports, ort_run):
     ort, hf = exports["float32"], exports["hf"]
     assert ort.backend.name == "ort"
     assert ort.speakers == hf.speakers and ort.format == hf.format
     folder = Path(ort.backend.model_folder)
     description = json.loads((folder / "twinchat.json").read_text())
     assert description["backend"] == "ort" and description["quantization"] == "float32"
-    assert description["source_run"] == str(Path(hike_llama_run).resolve())
+    assert description["source_run"] == str(Path(ort_run).resolve())
     for path in folder.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
@@ -208,11 +217,11 @@ def test_a_conversation_that_outgrows_its_session_moves_to_a_larger_one(ort):
     assert common_prefix(session.tokens, head) == len(head) > first.room // 2
 
 
-def test_t5_and_unknown_quantizations_are_refused(hike_t5_run, hike_llama_run, tmp_path):
+def test_t5_and_unknown_quantizations_are_refused(hike_t5_run, ort_run, tmp_path):
     with pytest.raises(TwinchatError, match="causal models only; export a T5 run with --to ct2"):
         export_run(hike_t5_run, tmp_path / "t5", to="ort")
     with pytest.raises(TwinchatError, match="unknown quantization 'float16' for ort"):
-        export_run(hike_llama_run, tmp_path / "x", to="ort", quantization="float16")
+        export_run(ort_run, tmp_path / "x", to="ort", quantization="float16")
     assert not (tmp_path / "t5").exists() and not (tmp_path / "x").exists()
 
 
@@ -225,7 +234,7 @@ def test_an_ort_export_asks_for_its_own_backend(exports):
 
 
 def test_eval_of_an_export_measures_the_run_and_its_base_as_transformers_does(
-    exports, hike_llama_run, hike_data, tmp_path
+    exports, ort_run, hike_data, tmp_path
 ):
     """`twinchat eval` of an ort export converts the base to ort too: the same reply losses
     as the transformers run and base give (float32), in a fraction of the time."""
@@ -234,7 +243,7 @@ def test_eval_of_an_export_measures_the_run_and_its_base_as_transformers_does(
     folder = Path(exports["float32"].backend.model_folder)
     options = EvalOptions(compare=("base",), samples=3, candidates=2, typeahead=1)
     fast = evaluate(folder, hike_data, tmp_path / "ort", options)
-    slow = evaluate(hike_llama_run, hike_data, tmp_path / "hf", options)
-    for ort_name, hf_name in ((folder.name, Path(hike_llama_run).name), ("base", "base")):
+    slow = evaluate(ort_run, hike_data, tmp_path / "hf", options)
+    for ort_name, hf_name in ((folder.name, Path(ort_run).name), ("base", "base")):
         assert fast[ort_name]["reply_loss"] == pytest.approx(slow[hf_name]["reply_loss"], abs=1e-3)
     assert fast["base"]["reply_loss"] > fast[folder.name]["reply_loss"]

@@ -131,9 +131,10 @@ def _unigram_vocab(texts: list[str]) -> list[tuple[str, float]]:
     return special + [(piece, math.log(count / total)) for piece, count in pieces]
 
 
-def make_tiny_llama(folder: Path, texts: list[str] | None = None) -> Path:
-    """A Llama-shaped causal LM (hidden 32, 2 layers, 2 heads sharing 1 key-value head) and a
-    byte-level BPE tokenizer. Heads of 16: onnxruntime's attention takes multiples of 16."""
+def make_tiny_llama(folder: Path, texts: list[str] | None = None, head_size: int = 8) -> Path:
+    """A Llama-shaped causal LM (hidden 32, 2 layers, 4 heads sharing 2 key-value heads) and a
+    byte-level BPE tokenizer. `head_size` 16 gives 2 heads sharing 1: onnxruntime's attention
+    takes heads of 16 or more only."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from tokenizers.trainers import BpeTrainer
@@ -154,7 +155,8 @@ def make_tiny_llama(folder: Path, texts: list[str] | None = None) -> Path:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+        num_attention_heads=32 // head_size, num_key_value_heads=16 // head_size,
+        max_position_embeddings=512,
         tie_word_embeddings=True, bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
     )  # fmt: skip
