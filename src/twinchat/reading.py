@@ -7,6 +7,7 @@ kept messages to the builder in batches: both cores work, and memory stays flat 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import re
 import traceback
@@ -163,10 +164,12 @@ def _read_and_send(paths: list[str], options: PrepareOptions, folder: Path, send
             send.send(("messages", batch))
         send.send(("done", reader.state))
     except TwinchatError as error:
-        send.send(("user error", str(error)))
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(OSError):
+            send.send(("user error", str(error)))
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass  # the parent stopped (Ctrl-C, SIGTERM): nobody is left to tell
     except BaseException:
-        send.send(("failure", traceback.format_exc()))
+        with contextlib.suppress(OSError):
+            send.send(("failure", traceback.format_exc()))
     finally:
         send.close()
