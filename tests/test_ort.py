@@ -247,3 +247,47 @@ def test_eval_of_an_export_measures_the_run_and_its_base_as_transformers_does(
     for ort_name, hf_name in ((folder.name, Path(ort_run).name), ("base", "base")):
         assert fast[ort_name]["reply_loss"] == pytest.approx(slow[hf_name]["reply_loss"], abs=1e-3)
     assert fast["base"]["reply_loss"] > fast[folder.name]["reply_loss"]
+
+
+def test_the_group_chat_odds_are_the_transformers_ones(exports):
+    hf, ort = exports["hf"], exports["float32"]
+    turns = CONTEXT[:1]
+    expected = hf.next_speakers(turns, ["Ana", "Sam"])
+    assert ort.next_speakers(turns, ["Ana", "Sam"]) == pytest.approx(expected, abs=1e-3)
+
+
+def test_the_server_page_and_openai_routes_run_on_an_export(exports):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from twinchat.server import create_app
+
+    hf, ort = exports["hf"], exports["float32"]
+    messages = [{"sender": t.sender, "text": t.text} for t in CONTEXT]
+    with TestClient(create_app(ort)) as client:
+        body = {"messages": messages, "as": "Sam", "typed": "perfect, se"}
+        completion = client.post("/v1/complete", json=body).json()["completion"]
+        assert completion == hf.complete(CONTEXT, "Sam", "perfect, se")
+        body = {"messages": messages, "as": "Sam", "n": 2, "prefix": "perfect"}
+        candidates = client.post("/v1/suggest", json=body).json()["candidates"]
+        assert candidates and all(c["text"].startswith("perfect") for c in candidates)
+        asked = [{"role": "user", "content": CONTEXT[0].text}]
+        body = {"model": "twinchat/Sam", "messages": asked, "temperature": 0}
+        answer = client.post("/v1/chat/completions", json=body).json()
+        assert answer["choices"][0]["message"]["content"]
+        assert client.get("/").status_code == 200
+
+
+def test_twinchat_suggest_takes_the_export(exports, tmp_path):
+    from typer.testing import CliRunner
+
+    from twinchat.cli import app
+
+    folder = Path(exports["int8"].backend.model_folder)
+    conversation = tmp_path / "conversation.txt"
+    conversation.write_text("".join(f"{t.sender}: {t.text}\n" for t in CONTEXT))
+    command = ["suggest", str(folder), "--as", "Sam", "-n", "2", "--prefix", "perfect"]
+    result = CliRunner().invoke(app, [*command, "--input", str(conversation), "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["candidates"] and found["candidates"][0]["text"].startswith("perfect")
