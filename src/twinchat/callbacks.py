@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,20 +141,31 @@ class StopOnInterrupt(TrainerCallback):
 
 
 class StopAfter(TrainerCallback):
-    """Stop, saving a checkpoint, once training has run for `seconds`."""
+    """Stop, saving a checkpoint, so that training and its last evaluation end within `seconds`:
+    a time budget is the wall time of the stage, and the evaluation that closes it is part of
+    it (it takes as long as the last one did)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.perf_counter):
         self.seconds = seconds
-        self.started = 0.0
+        self.clock = clock
+        self.started = self.mark = 0.0
+        self.evaluation = 0.0
+        """How long the last evaluation took."""
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = time.perf_counter()
+        self.started = self.mark = self.clock()
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.evaluation = self.clock() - self.mark
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if time.perf_counter() - self.started > self.seconds:
+        now = self.clock()
+        evaluates = args.eval_strategy != "no"
+        if now - self.started + (self.evaluation if evaluates else 0.0) > self.seconds:
             control.should_save = True
-            control.should_evaluate = args.eval_strategy != "no"
+            control.should_evaluate = evaluates
             control.should_training_stop = True
+        self.mark = now
 
 
 def _duration(seconds: float) -> str:
