@@ -269,3 +269,30 @@ def test_errors_of_the_reading_process_reach_the_user(tmp_path):
     with pytest.raises(TwinchatError, match="near byte"):
         prepare([broken], tmp_path / "out", PrepareOptions(parallel=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+def test_each_input_says_what_was_read_kept_and_dropped(
+    write_export, monkeypatch, capsys, tmp_path
+):
+    from conftest import HIKE
+
+    plain = write_export(conversation(HIKE * 3), chat_id=1)
+    pinned = conversation(HIKE * 3)
+    for i in (1, 2):  # service messages: pinned ones, dropped from the second input only
+        pinned.append(
+            {"id": 100 + i, "type": "service", "date": "2023-11-14T22:20:00",
+             "date_unixtime": str(1_700_000_400 + i), "actor": "Ana", "actor_id": "user1",
+             "action": "pin_message", "message_id": 1, "text": ""}
+        )  # fmt: skip
+    second = write_export(pinned, chat_id=2)
+    out = tmp_path / "ds"
+    code, stdout, stderr = run_cli(
+        monkeypatch, capsys, "prepare", str(plain), str(second), "-o", str(out)
+    )
+    assert code == 0, stderr
+    stats = json.loads((out / "stats.json").read_text())
+    first, other = stats["exports"]
+    assert (first["messages"], first["dropped"]) == (12, {})
+    assert (other["messages"], other["dropped"]) == (14, {"service": 2})
+    assert stats["messages"]["dropped"] == {"service": 2}
+    assert "14 read, 12 kept" in stdout and "12 read, 12 kept" in stdout

@@ -292,6 +292,7 @@ class _Run:
                     "chats": e.chats,
                     "messages": self.read.read_counts[e.source.label],
                     "unreadable": dict(e.problems),
+                    "dropped": dict(self.read.dropped_by.get(e.source.label, Counter())),
                 }
                 for e in self.exports
             ],

@@ -42,6 +42,8 @@ class ReadState:
 
     read_counts: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
+    dropped_by: dict[str, Counter[str]] = field(default_factory=dict)
+    """The same, by the input each dropped message came from."""
     stats: Stats = field(default_factory=Stats)
     problems: list[Counter[str]] = field(default_factory=list)
     chats: list[int] = field(default_factory=list)
@@ -55,12 +57,13 @@ class Reader:
         self.options = options
         self.folder = folder
         self.state = ReadState()
+        self._tally = _Tally(self.state)
 
     def kept(self, progress: Progress) -> Iterator[Message]:
         state = self.state
         aliases = parse_aliases(self.options.aliases, self.options.me)
         everyone = rename(self._all(progress), aliases)
-        messages = select_messages(everyone, self.options.build, state.dropped)
+        messages = select_messages(everyone, self.options.build, self._tally)
         with private_open(self.folder / "messages.jsonl", "wb") as out:
             for message in messages:
                 if _CONTROLS.search(message.text):
@@ -78,6 +81,8 @@ class Reader:
     def _all(self, progress: Progress) -> Iterator[Message]:
         for export in self.exports:
             label, total, count = export.source.label, export.source.size, 0
+            # selection pulls one message at a time: what it drops next comes from this input
+            self._tally.label = label
             progress(f"reading {label}", 0, total)
             for message in export:
                 count += 1
@@ -88,6 +93,21 @@ class Reader:
             progress(f"reading {label}", total, total)
             if not count and export.problems:
                 raise TwinchatError(rejected_all(label, export.problems))
+
+
+class _Tally(Counter):
+    """Dropped messages by reason (`ReadState.dropped`), counted by input as well."""
+
+    def __init__(self, state: ReadState):
+        super().__init__()
+        self.state = state
+        self.label = ""
+
+    def __setitem__(self, reason: str, value: int) -> None:
+        added = value - self[reason]
+        super().__setitem__(reason, value)
+        self.state.dropped[reason] += added
+        self.state.dropped_by.setdefault(self.label, Counter())[reason] += added
 
 
 def rejected_all(label: str, problems: Counter[str]) -> str:

@@ -17,7 +17,17 @@ def print_summary(console: Console, stats: dict[str, Any], out: Path) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("messages read", f"{messages['read']:,}")
+    several = len(stats["exports"]) > 1
     for export in stats["exports"]:
+        if several:  # each input on its own: a misread file shows at once
+            dropped = sum(export.get("dropped", {}).values())
+            kept = export["messages"] - dropped
+            table.add_row(
+                f"  {escape(Path(export['path']).name)}",
+                f"{export['messages']:,} read, {kept:,} kept",
+            )
+            for reason, n in export.get("dropped", {}).items():
+                table.add_row(f"    dropped: {reason}", f"{n:,}", style="dim")
         for reason, n in export["unreadable"].items():
             table.add_row(f"  unreadable: {reason}", f"{n:,}", style="red")
     table.add_row("messages kept", f"{messages['kept']:,}")
