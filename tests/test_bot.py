@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import HIKE
+from conftest import HIKE, conversation
 
 pytest.importorskip("telegram")
 pytest.importorskip("torch")
@@ -30,6 +30,7 @@ pytest.importorskip("transformers")
 
 from twinchat import TwinchatError
 from twinchat.bot import ALLOWED_UPDATES, batch_conversation, bot_token, build_application, run_bot
+from twinchat.description import ContextWindow, RunDescription
 from twinchat.example import Turn
 from twinchat.suggest import Candidate, Suggester
 
@@ -131,8 +132,9 @@ class FakeTelegram:
 class FakeSuggester:
     """The Suggester API with fixed candidates; records every conversation it is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, description: RunDescription | None = None) -> None:
         self.speakers = ["Ana", "Sam"]
+        self.description = description or RunDescription()
         self.asked: list[tuple[list[Turn], str | None]] = []
 
     def suggest(self, messages: list[Turn], as_: str | None = None, **_: Any) -> list[Candidate]:
@@ -455,3 +457,52 @@ def test_the_allowlist_is_by_chat_every_member_of_an_allowed_group_is_answered(t
 
     asyncio.run(scenario())
     assert len(telegram.called("sendMessage")) == 1
+
+
+@pytest.fixture(scope="module")
+def windowed_run(tmp_path_factory) -> Path:
+    """`prepare --max-context 4 --session-gap 30` then `train`: a run whose contexts were cut
+    otherwise than by prepare's defaults (10 messages, 120 minutes)."""
+    from tiny_models import make_tiny_llama
+
+    from twinchat import PrepareOptions, prepare
+    from twinchat.builder import BuildOptions
+    from twinchat.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("windowed")
+    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(HIKE * 4)}
+    (root / "result.json").write_text(json.dumps(chat), encoding="utf-8")
+    build = BuildOptions(max_context=4, session_gap=30.0)
+    prepare([root / "result.json"], root / "ds", PrepareOptions(build=build, holdout=0.0))
+    model = make_tiny_llama(root / "model")
+    config = TrainConfig(model=str(model), max_steps=1, batch_size=4, eval_every=1000, patience=0)
+    train(root / "ds", root / "run", config)
+    return root / "run"
+
+
+def test_a_group_is_read_with_the_window_the_run_was_prepared_with(telegram, windowed_run):
+    """Four messages, none across a silence of 30 minutes: what the model saw in training."""
+    loaded = Suggester.load(windowed_run).description
+    assert loaded.window == ContextWindow(max_context=4, session_gap=30.0)
+    fake = FakeSuggester(loaded)
+    hour_ago = int(time.time()) - 50 * 60
+    early = ["we met an hour ago", "are we on?", "@twinbot sam?"]
+    later = ["snacks?", "@twinbot well?"]
+
+    async def scenario() -> None:
+        async with polling(_app(telegram, fake)):
+            telegram.push(message=message(GROUP, ANA, early[0], date=hour_ago))
+            for text in early[1:]:
+                telegram.push(message=message(GROUP, ANA, text))
+            await until(lambda: telegram.called("sendMessage"))
+            for text in later:
+                telegram.push(message=message(GROUP, ANA, text))
+            await until(lambda: telegram.called("sendMessage")[1:])
+
+    asyncio.run(scenario())
+    (first, _), (second, _) = fake.asked
+    # 50 minutes of silence start a new conversation (prepare's default gap is 120)
+    assert first == [Turn("Ana", "are we on?"), Turn("Ana", "sam?")]
+    # four messages (prepare's default is 10): the oldest two are gone
+    assert len(second) == 4 and second[-2:] == [Turn("Ana", "snacks?"), Turn("Ana", "well?")]
+    assert Turn("Ana", "are we on?") not in second

@@ -10,6 +10,8 @@ import io
 import json
 import stat
 import sys
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from typer.testing import CliRunner
 from twinchat import PrepareOptions, TwinchatError, prepare
 from twinchat.chat import CLONE, CONTEXT, YOU, GroupChat, held_out_session
 from twinchat.cli import app, main
+from twinchat.description import ContextWindow, RunDescription
 from twinchat.example import Turn
 from twinchat.suggest import Candidate, Suggester
 from twinchat.terminal import RichScreen, converse
@@ -74,8 +77,14 @@ class _Scripted:
     """A suggester whose odds of the next speaker are fixed and whose people say `text`, or
     nothing when `text` is None."""
 
-    def __init__(self, odds: dict[str, float], texts: dict[str, str | None]):
+    def __init__(
+        self,
+        odds: dict[str, float],
+        texts: dict[str, str | None],
+        window: ContextWindow | None = None,
+    ):
         self.speakers = list(texts)
+        self.description = RunDescription(window=window or ContextWindow())
         self.odds = odds
         self.texts = texts
         self.asked: list[str] = []
@@ -98,6 +107,19 @@ def test_your_message_always_gets_an_answer_and_the_cap_holds():
     model.odds = {"Ana": 0.0, "Sam": 0.9}  # Sam would go on and on
     chat.say("and?")
     assert [e.text for e in chat.replies(limit=2)] == ["s 3", "s 4"]
+
+
+def test_the_model_reads_the_chat_with_the_window_of_the_run():
+    """As prepare cut the run's contexts: 3 messages, none across 30 minutes of silence."""
+    window = ContextWindow(max_context=3, session_gap=30.0)
+    model = _Scripted({"Sam": 0.0}, {"Ana": "a", "Sam": "s"}, window)
+    opening = [Turn("Sam", "hey"), Turn("Ana", "hi"), Turn("Sam", "hike?"), Turn("Ana", "sure")]
+    chat = GroupChat(model, me="Ana", context=opening, greedy=True)
+    assert [e.text for e in chat.answer_as("Sam", limit=1)] == ["s 3"]  # not 4
+    chat.transcript = [replace(e, time=e.time - timedelta(hours=1)) for e in chat.transcript]
+    chat.say("still there?")  # an hour later: a new conversation
+    assert chat.turns == [Turn("Ana", "still there?")]
+    assert [e.text for e in chat.replies(limit=1)] == ["s 1"]
 
 
 def test_a_newcomer_gets_the_turn_with_the_odds_left_to_anyone_else():

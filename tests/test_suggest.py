@@ -3,6 +3,9 @@ prefixes included), the typed text is healed, curation drops what it should."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 from conftest import HIKE
 
@@ -10,6 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from twinchat import TwinchatError
+from twinchat.description import ContextWindow, RunDescription
 from twinchat.example import Turn
 from twinchat.suggest import Suggester, _acceptable, _next_turn
 
@@ -131,3 +135,25 @@ def test_curation_drops_empty_echoes_and_repetition():
 def test_bad_sampling_settings_are_one_line_errors(llama, setting, message):
     with pytest.raises(TwinchatError, match=message):
         llama.suggest(CONTEXT, as_="Sam", **setting)
+
+
+def test_a_loaded_run_keeps_its_description(hike_llama_run, tmp_path):
+    """The apps read the run's context window from the suggester; a run trained before the
+    window was recorded loads with prepare's defaults."""
+    loaded = Suggester.load(hike_llama_run)
+    described = RunDescription.read(hike_llama_run)
+    assert loaded.description == described and described.window == ContextWindow()
+    assert loaded.speakers == list(described.speakers) and loaded.sampling == described.sampling
+    assert loaded.max_source_tokens == described.max_source_tokens == 512
+    old = tmp_path / "old"
+    shutil.copytree(hike_llama_run, old, ignore=shutil.ignore_patterns("checkpoints", "tensor*"))
+    written = json.loads((old / "twinchat.json").read_text(encoding="utf-8"))
+    del written["window"]
+    (old / "twinchat.json").write_text(json.dumps(written), encoding="utf-8")
+    assert Suggester.load(old).description.window == ContextWindow()
+
+
+def test_an_untuned_models_export_is_not_a_run(tmp_path):
+    RunDescription(backend="ct2", quantization="int8", source_model="bundled:x").write(tmp_path)
+    with pytest.raises(TwinchatError, match="is an export of bundled:x, not of a run"):
+        Suggester.load(tmp_path)

@@ -21,6 +21,7 @@ from tiny_models import make_tiny_llama, make_tiny_t5
 from transformers import TrainerCallback
 
 from twinchat import TwinchatError
+from twinchat.description import RunDescription
 from twinchat.training import TrainConfig, load_config, train
 
 
@@ -67,6 +68,10 @@ def test_causal_full_training(data, llama, tmp_path):
     assert any((run / "tensorboard").rglob("events.*"))
     assert description["family"] == "causal" and set(description["speakers"]) == {"Ana", "Sam"}
     assert description["format"]["end"] and description["data"]["train"].startswith("sha256:")
+    # prepare's window (its defaults here), which serving repeats
+    window = {"max_context": 10, "max_context_chars": 2000, "session_gap": 120.0}
+    assert description["window"] == window
+    assert RunDescription.read(run).to_dict() == description
 
 
 def test_causal_loss_counts_only_reply_tokens(data, llama, tmp_path):

@@ -12,10 +12,12 @@ for the private chat, and so the user, they were offered to.
 
 In an allowed group the bot remembers the recent messages it sees (sender's display name and
 text) and, when a message mentions @it or replies to one of its messages, answers as the `--as`
-person with the best of a few candidates, as a reply to that message. Telegram shows a bot
-every group message only when its privacy mode is off (BotFather: /setprivacy, Disable, then
-remove the bot from the group and add it again); with privacy on it sees only the messages
-addressed to it, and answers them with little context.
+person with the best of a few candidates, as a reply to that message. It reads the messages
+as `prepare` cut the contexts the run learnt from: as many, as long and as close in time as
+the window in the run's `twinchat.json` allows. Telegram shows a bot every group message only
+when its privacy mode is off (BotFather: /setprivacy, Disable, then remove the bot from the
+group and add it again); with privacy on it sees only the messages addressed to it, and answers
+them with little context.
 
 In a private chat, a pasted conversation (`Name: text` lines, a Telegram Desktop copy, JSON) or
 messages forwarded from another chat get reply candidates as buttons, after a pause of a few
@@ -31,7 +33,7 @@ import os
 import re
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,11 +75,6 @@ if TYPE_CHECKING:
 
 TOKEN_ENV = "TWINCHAT_BOT_TOKEN"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-HISTORY = 10
-"""Group messages remembered per chat: `prepare`'s default --max-context, the longest context
-the model saw in training."""
-SESSION_GAP = timedelta(minutes=120)
-"""A silence this long starts a new conversation, as `prepare`'s default --session-gap does."""
 PAUSE = 3.0
 """Seconds without another pasted or forwarded message before a private batch is answered:
 Telegram delivers forwarded messages, and a long paste split in parts, as separate updates a
@@ -198,6 +195,9 @@ class Twin:
         self, suggester: Suggester, allow: set[int], as_: str | None, n: int, pause: float
     ):
         self.suggester = suggester
+        self.window = suggester.description.window
+        """The context `prepare` cut for training (messages, characters, session gap): a group
+        context is cut the same way, so the model reads what it learnt from."""
         self.allow = frozenset(allow)
         self.as_ = as_
         self.n = n
@@ -290,7 +290,7 @@ class Twin:
         bot = context.bot
         addressed = _addressed(message, bot)
         text = _without_mention(message.text or message.caption or "", bot.username)
-        memory = self.history.setdefault(message.chat_id, deque(maxlen=HISTORY))
+        memory = self.history.setdefault(message.chat_id, deque(maxlen=self.window.max_context))
         if text:
             memory.append((message.date, Turn(_sender(message), text)))
         if not addressed:
@@ -298,7 +298,7 @@ class Twin:
         if self.as_ is None:
             log.info("chat %s: addressed, but no --as to answer as", message.chat_id)
             return
-        candidates = await self._suggest(_session(memory, message.date), self.as_)
+        candidates = await self._suggest(self.window.session(memory, message.date), self.as_)
         if not candidates:
             log.info("chat %s: no candidate survived curation", message.chat_id)
             return
@@ -468,19 +468,6 @@ def _origin_name(origin: MessageOrigin) -> str:
     if isinstance(origin, MessageOriginChannel):
         return origin.author_signature or origin.chat.title or UNKNOWN_SENDER
     return UNKNOWN_SENDER
-
-
-def _session(memory: Sequence[tuple[datetime, Turn]], now: datetime) -> list[Turn]:
-    """The remembered messages since the last silence of SESSION_GAP: a context in training
-    never reaches across one."""
-    kept: list[Turn] = []
-    later = now
-    for when, turn in reversed(memory):
-        if later - when > SESSION_GAP:
-            break
-        kept.append(turn)
-        later = when
-    return kept[::-1]
 
 
 def _label(candidate: Candidate, as_: str | None) -> str:

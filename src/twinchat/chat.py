@@ -12,7 +12,9 @@ always gets an answer from one of the members; after that, each member writes ne
 probability the model gives their name, and the turn comes back to you with the rest, the
 chance that anyone else writes (so it works for a `me` the model never saw). A member may
 write twice in a row, as people do. A reply is the best of a few sampled candidates
-(`Suggester.suggest(as_=name, n=1)`), beam search when sampling leaves none.
+(`Suggester.suggest(as_=name, n=1)`), beam search when sampling leaves none. The model reads
+the end of the transcript as `prepare` cut the contexts the run learnt from: the window in its
+`twinchat.json` (messages, characters, session gap).
 """
 
 from __future__ import annotations
@@ -90,8 +92,13 @@ class GroupChat:
 
     @property
     def turns(self) -> list[Turn]:
-        """The transcript as the model sees it."""
-        return [Turn(e.sender, e.text) for e in self.transcript]
+        """The transcript as the model sees it: its end, cut as `prepare` cut the contexts the
+        run learnt from (the run's window: messages, characters, no silence of the gap)."""
+        if not self.transcript:
+            return []
+        timed = [(e.time, Turn(e.sender, e.text)) for e in self.transcript]
+        # measured from the last message, so a pause before /as still answers the chat
+        return self.suggester.description.window.session(timed, self.transcript[-1].time)
 
     def say(self, text: str) -> Entry:
         """Add your message.

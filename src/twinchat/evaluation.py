@@ -183,17 +183,18 @@ def _models(
 def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
     """The untuned base model, on the engine of the run's export (its quantization too): the
     comparison is of the training, not of the engines; and a fast export stays fast."""
+    from twinchat.description import RunDescription
     from twinchat.export import export_model
-    from twinchat.suggest import Suggester, read_description
+    from twinchat.suggest import Suggester
 
-    described = read_description(run)
-    base = described["base_model"]
+    described = RunDescription.read(run)
+    base = described.base_model
     engine = tuned.backend.name
     if engine != "ort":  # CTranslate2's T5 would lack the newline token training adds
         console.print(f"loading the untuned base model {base}", highlight=False)
         return Suggester.from_model(base)
     with console.status(f"converting the untuned base model {base} for {engine}"):
-        quantization = described.get("quantization") or "int8"
+        quantization = described.quantization or "int8"
         folder = export_model(base, scratch / "base", engine, quantization)
         return Suggester.from_model(base, export=folder)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -24,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from twinchat.atomic import staged_folder, write_private
+from twinchat.atomic import staged_folder
+from twinchat.description import RunDescription
 from twinchat.errors import TwinchatError, reason
 from twinchat.formats import SEQ2SEQ
-from twinchat.suggest import read_description
 
 TARGETS = ("ct2", "ort")
 ORT_QUANTIZATIONS = {
@@ -47,6 +46,8 @@ QUANTIZATIONS = {
 # T5 overflows in float16: its feed-forward outputs pass 65504 and turn to NaN (CTranslate2
 # #1074; transformers keeps T5's `wo` in float32 for it, CTranslate2 does not).
 _OVERFLOWS_T5 = ("float16", "int8_float16")
+_ENGINE_KEYS = {"ct2": "ctranslate2", "ort": "onnxruntime_genai"}
+"""The key under which an export's twinchat.json records the engine's version."""
 
 
 def export_run(
@@ -66,11 +67,13 @@ def export_run(
     run, out = Path(run), Path(out)
     if to not in TARGETS:
         raise TwinchatError(f"cannot export to '{to}'; the target is {' or '.join(TARGETS)}")
-    description = read_description(run)
-    if description.get("backend", "hf") != "hf":
-        source = description.get("source_run") or "the run it came from"
-        raise TwinchatError(f"{run} is already a {description['backend']} export; export {source}")
-    family = description["format"]["family"]
+    description = RunDescription.read(run)
+    if description.is_export:
+        source = description.source_run or description.source_model or "the run it came from"
+        raise TwinchatError(f"{run} is already a {description.backend} export; export {source}")
+    if description.format is None:
+        raise TwinchatError(f"{run}/twinchat.json names no chat format; train the run again")
+    family = description.format.family
     _check_quantization(to, quantization, family)
     if out.resolve() == run.resolve():
         raise TwinchatError(f"the export would replace the run {run}; choose another -o folder")
@@ -81,25 +84,23 @@ def export_run(
             prefix=f".{out.name}.", suffix=".merge", dir=out.parent
         ) as work,
     ):
-        source = _plain_weights(run, description, Path(work) / "merged")
+        source = _plain_weights(run, description, family, Path(work) / "merged")
         _build(source, staging, to, quantization, Path(work))
         from transformers import AutoTokenizer
 
         AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(staging))
-        exported = {
-            **description,
-            "backend": to,
-            "quantization": quantization,
-            "source_run": str(run.resolve()),
-            "ctranslate2" if to == "ct2" else "onnxruntime_genai": engine,
-            "generation": _unasked(source),
-            "adapter": False,  # merged: the export holds plain weights
-            "merged": None,
-        }
+        # the run's own description, of plain weights (merged) run by the engine
+        exported = description.exported(
+            to,
+            quantization,
+            source_run=str(run.resolve()),
+            generation=_unasked(source),
+            extra={**description.extra, _ENGINE_KEYS[to]: engine},
+        )
         for path in staging.iterdir():
             os.chmod(path, 0o600)  # the weights learnt the chats: the owner's alone
         # twinchat.json comes last: its presence means the export is complete
-        write_private(staging / "twinchat.json", json.dumps(exported, ensure_ascii=False, indent=2))
+        exported.write(staging)
     return out
 
 
@@ -120,9 +121,13 @@ def export_model(spec: str, out: str | Path, to: str, quantization: str = "int8"
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as work:
         _build(source, out, to, quantization, Path(work))
-    described = {"backend": to, "quantization": quantization, "source_model": spec}
-    described |= {"generation": _unasked(source), "engine": engine}
-    write_private(out / "twinchat.json", json.dumps(described, indent=2))
+    RunDescription(
+        backend=to,
+        quantization=quantization,
+        source_model=spec,
+        generation=_unasked(source),
+        extra={"engine": engine},
+    ).write(out)
     return out
 
 
@@ -185,18 +190,18 @@ def _unasked(source: Path) -> dict[str, Any]:
     return {"top_k": top_k, "repetition_penalty": config.repetition_penalty or 1.0}
 
 
-def _plain_weights(run: Path, description: dict[str, Any], scratch: Path) -> Path:
+def _plain_weights(run: Path, description: RunDescription, family: str, scratch: Path) -> Path:
     """A folder of plain transformers weights and tokenizer: the run's merged folder, the run
     itself, or its LoRA adapter merged into the base and saved to `scratch`."""
-    if description.get("merged"):
-        return run / description["merged"]
-    if not description.get("adapter"):
+    if description.merged:
+        return run / description.merged
+    if not description.adapter:
         return run
     from transformers import AutoTokenizer
 
     from twinchat.backends.hf import load_weights
 
-    merged = load_weights(run, description["format"]["family"], adapter=True)
+    merged = load_weights(run, family, adapter=True)
     merged.save_pretrained(str(scratch))
     AutoTokenizer.from_pretrained(str(run)).save_pretrained(str(scratch))
     return scratch

@@ -22,15 +22,16 @@ CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`) or an onnxruntim
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from twinchat.backends import BACKENDS, Backend, Prompt, Speller
+from twinchat.description import MAX_SOURCE_TOKENS, RunDescription, Sampling
+from twinchat.description import read_description as read_description  # the commands' name
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
@@ -45,37 +46,6 @@ class Candidate:
     score: float
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """How candidates are drawn; saved with a run, overridable per call."""
-
-    temperature: float = 0.8
-    top_p: float = 0.9
-    max_new_tokens: int = 48
-    overdraw: float = 0.4
-    """Draw this share more than the candidates still missing: curation drops some."""
-    rounds: int = 3
-    """Draw again, up to this many times in all, while fewer than `n` remain."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.temperature > 0:
-            problems.append(f"--temperature must be above 0, not {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            problems.append(f"--top-p must be above 0 and at most 1, not {self.top_p}")
-        if self.max_new_tokens < 1:
-            problems.append(f"--max-new-tokens must be at least 1, not {self.max_new_tokens}")
-        if not self.overdraw >= 0:
-            problems.append(f"overdraw must be 0 or more, not {self.overdraw}")
-        if problems:
-            raise TwinchatError("; ".join(problems))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Sampling:
-        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-
 class Suggester:
     """A model (behind a backend), its tokenizer and its chat format, ready to suggest replies."""
 
@@ -86,7 +56,8 @@ class Suggester:
         chat_format: ChatFormat,
         speakers: Sequence[str] = (),
         sampling: Sampling | None = None,
-        max_source_tokens: int = 512,
+        max_source_tokens: int = MAX_SOURCE_TOKENS,
+        description: RunDescription | None = None,
     ):
         self.backend = backend
         self.tokenizer = tokenizer
@@ -97,6 +68,8 @@ class Suggester:
         self.sampling = sampling or Sampling()
         self.max_source_tokens = max_source_tokens
         """Context tokens kept, newest first, as in training."""
+        self.description = description or RunDescription()
+        """What the run says about itself: the apps read the context window here."""
         self._texts: list[str] | None = None
         self._speller: Speller | None = None
 
@@ -115,28 +88,33 @@ class Suggester:
             TwinchatError: not a finished run or export, or one the backend cannot run.
         """
         run = Path(run)
-        description = read_description(run)
-        own = description.get("backend", "hf")
+        description = RunDescription.read(run)
+        own = description.backend
         backend = backend or own
         if backend not in BACKENDS:
             raise TwinchatError(f"unknown backend '{backend}'; choose {', '.join(BACKENDS)}")
         if backend != own:
             raise TwinchatError(_mismatch(run, own, description))
-        chat_format = ChatFormat.from_dict(description["format"])
-        folder = run / description["merged"] if description.get("merged") else run
+        chat_format = _run_format(run, description)
+        folder = run / description.merged if description.merged else run
         tokenizer = _load_tokenizer(folder, backend)
         if backend == "hf":
             from twinchat.backends.hf import HFBackend, load_weights
 
-            adapter = not description.get("merged") and description.get("adapter")
+            adapter = not description.merged and description.adapter
             model = load_weights(folder, chat_format.family, adapter=bool(adapter))
             engine: Backend = HFBackend(model, tokenizer, chat_format)
         else:
             engine = _exported(backend, run, tokenizer, chat_format, description)
-        speakers = list(description.get("speakers", {}))
-        sampling = Sampling.from_dict(description.get("sampling"))
-        limit = description.get("settings", {}).get("max_source_tokens", 512)
-        return cls(engine, tokenizer, chat_format, speakers, sampling, limit)
+        return cls(
+            engine,
+            tokenizer,
+            chat_format,
+            list(description.speakers),
+            description.sampling,
+            description.max_source_tokens,
+            description,
+        )
 
     @classmethod
     def from_model(cls, spec: str, export: Path | None = None) -> Suggester:
@@ -147,14 +125,16 @@ class Suggester:
         family = family_of(load_config(spec))
         tokenizer = load_tokenizer(spec, family)
         chat_format = format_for(family, tokenizer)
+        described = RunDescription(family=family, base_model=spec, format=chat_format)
         if export is not None:
-            description = read_description(export)
-            engine = _exported(description["backend"], export, tokenizer, chat_format, description)
+            exported = RunDescription.read(export)
+            engine = _exported(exported.backend, export, tokenizer, chat_format, exported)
+            described = replace(exported, family=family, base_model=spec, format=chat_format)
         else:
             from twinchat.backends.hf import HFBackend
 
             engine = HFBackend(load_model(spec, family, tokenizer), tokenizer, chat_format)
-        return cls(engine, tokenizer, chat_format)
+        return cls(engine, tokenizer, chat_format, description=described)
 
     def suggest(
         self,
@@ -345,22 +325,40 @@ class Suggester:
 
 
 def _exported(
-    backend: str, folder: Path, tokenizer: Any, chat_format: ChatFormat, described: dict[str, Any]
+    backend: str,
+    folder: Path,
+    tokenizer: Any,
+    chat_format: ChatFormat,
+    described: RunDescription,
 ) -> Backend:
     """The engine of an export folder."""
     if backend == "ort":
         from twinchat.backends.ort import OrtBackend
 
-        return OrtBackend.load(folder, tokenizer, chat_format, described.get("generation"))
+        return OrtBackend.load(folder, tokenizer, chat_format, described.generation)
     from twinchat.backends.ct2 import CT2Backend
 
     return CT2Backend.load(
         folder,
         tokenizer,
         chat_format,
-        quantization=described.get("quantization"),
-        generation=described.get("generation"),
+        quantization=described.quantization,
+        generation=described.generation,
     )
+
+
+def _run_format(run: Path, description: RunDescription) -> ChatFormat:
+    """The format the run was trained with; an untuned model's export has none.
+
+    Raises:
+        TwinchatError: the folder is an untuned model's export.
+    """
+    if description.format is None:
+        model = description.source_model or "an untuned model"
+        raise TwinchatError(
+            f"{run} is an export of {model}, not of a run; load a run folder or its export"
+        )
+    return description.format
 
 
 def _load_tokenizer(folder: Path, backend: str) -> Any:
@@ -447,34 +445,12 @@ def _normalized(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def read_description(folder: Path) -> dict[str, Any]:
-    """A run's or an export's `twinchat.json`, written last: its presence means complete.
-
-    Raises:
-        TwinchatError: the folder is missing, or holds no finished run.
-    """
-    if not folder.is_dir():
-        raise TwinchatError(f"{folder} does not exist; give a run folder written by twinchat train")
-    described = folder / "twinchat.json"
-    if not described.is_file():
-        raise TwinchatError(
-            f"{folder} is not a finished twinchat run (no twinchat.json): let twinchat train "
-            f"finish, or carry on with --resume"
-        )
-    return json.loads(described.read_text(encoding="utf-8"))
-
-
-def _mismatch(run: Path, own: str, description: dict[str, Any]) -> str:
+def _mismatch(run: Path, own: str, description: RunDescription) -> str:
     if own != "hf":
-        source = description.get("source_run") or "the run it came from"
+        source = description.source_run or "the run it came from"
         engine = {"ct2": "a CTranslate2", "ort": "an onnxruntime-genai"}.get(own, f"a {own}")
         return f"{run} is {engine} export; load it with --backend {own}, or load {source}"
     return (
         f"{run} holds transformers weights; export them first: "
         f"twinchat export {run} --to ct2 -o {run}-ct2 (or --to ort for a causal model)"
     )
-
-
-def sampling_settings() -> dict[str, Any]:
-    """The default sampling settings, as saved in a new run's `twinchat.json`."""
-    return asdict(Sampling())

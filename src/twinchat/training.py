@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from twinchat.description import MAX_SOURCE_TOKENS, ContextWindow, RunDescription, Sampling
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
@@ -49,7 +50,7 @@ class TrainConfig:
     """Default: 2e-4 with LoRA, 3e-4 for full T5, 5e-5 for a full causal LM."""
     batch_size: int = 8
     grad_accum: int = 1
-    max_source_tokens: int = 512
+    max_source_tokens: int = MAX_SOURCE_TOKENS
     max_target_tokens: int = 128
     eval_every: int = 200
     patience: int = 3
@@ -120,7 +121,8 @@ def train(
     resume: bool = False,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune `config.model` on the dataset folder `data`, writing the run folder `run`.
+    """Fine-tune `config.model` on the dataset folder `data`, writing the run folder `run`;
+    returns the run's `twinchat.json` as written (`RunDescription.to_dict`), {} off rank 0.
 
     Raises:
         TwinchatError: bad data, options or model; a run folder in the way without --resume.
@@ -131,6 +133,7 @@ def train(
     console = console or Console(stderr=True)
     data, run = Path(data), Path(run)
     files = _data_files(data)
+    window = ContextWindow.of_dataset(data)  # before any work: a broken stats.json fails now
     _check_run_folder(run, resume)
     family = family_of(model_config(config.model))
     tokenizer = load_tokenizer(config.model, family)
@@ -144,7 +147,7 @@ def train(
         allow_lossy=config.allow_lossy,
     )
     splits = _tokenized(files, run, chat_format, tokenizer, config)
-    prepared = _Prepared(family, tokenizer, chat_format, splits, files, text)
+    prepared = _Prepared(family, tokenizer, chat_format, splits, files, text, window)
     return _fit(run, config, prepared, resume, console)
 
 
@@ -270,6 +273,8 @@ class _Prepared:
     splits: Any
     files: dict[str, str]
     text: TextCheck
+    window: ContextWindow
+    """The context window prepare cut the examples with: serving repeats it."""
 
 
 def _fit(
@@ -480,29 +485,27 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(str(run / "merged"))
         tokenizer.save_pretrained(str(run / "merged"))
-    from twinchat.suggest import sampling_settings
-
     speakers = _speakers(files["train"])
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
-    description = {
-        "twinchat": 1,
-        "family": prepared.family,
-        "base_model": config.model,
-        "format": prepared.chat_format.to_dict(),
-        "speakers": speakers,
-        "settings": asdict(config),
-        "data": {name: _fingerprint(path) for name, path in files.items()},
-        "examples": {name: len(split) for name, split in splits.items()},
-        "steps": trainer.state.global_step,
-        "best_eval_loss": min((r["eval_loss"] for r in history), default=None),
-        "sampling": sampling_settings(),
-        "adapter": bool(config.lora),
-        "merged": "merged" if config.lora and config.merge else None,
-        "tokenizer_coverage": prepared.text.to_dict(),
-    }
+    description = RunDescription(
+        family=prepared.family,
+        base_model=config.model,
+        format=prepared.chat_format,
+        speakers=speakers,
+        settings=asdict(config),
+        data={name: _fingerprint(path) for name, path in files.items()},
+        examples={name: len(split) for name, split in splits.items()},
+        steps=trainer.state.global_step,
+        best_eval_loss=min((r["eval_loss"] for r in history), default=None),
+        sampling=Sampling(),
+        adapter=bool(config.lora),
+        merged="merged" if config.lora and config.merge else None,
+        tokenizer_coverage=prepared.text.to_dict(),
+        window=prepared.window,
+    )
     _plot(run)
-    (run / "twinchat.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
-    return description
+    description.write(run)
+    return description.to_dict()
 
 
 def _speakers(path: str) -> dict[str, int]:
