@@ -430,3 +430,119 @@ def test_pages_without_examples(rows: list[dict[str, Any]]) -> None:
     blind = render_blind(MODELS, rows)
     assert_self_contained(blind, scripts=1)
     assert blind_rows(parse(blind)) == []
+
+
+# --- intervals, the paired verdict, style fidelity and chats -----------------------------------
+
+
+def make_differences(**changes: tuple[float, float, float]) -> dict[str, dict[str, Any]]:
+    """The run minus each baseline, all clearly better unless changed (`BASE_chrf_best=...`)."""
+    found: dict[str, dict[str, Any]] = {
+        b: {"rouge_l_best": (0.05, 0.02, 0.08), "chrf_best": (3.0, 1.0, 5.0)}
+        for b in (BASE, RETRIEVAL, FREQUENT)
+    }
+    for key, value in changes.items():
+        baseline = {"BASE": BASE, "RETRIEVAL": RETRIEVAL, "FREQUENT": FREQUENT}[key.split("_")[0]]
+        found[baseline][key.split("_", 1)[1]] = value
+    return found
+
+
+def test_paired_verdict_calls_a_difference_only_when_its_interval_excludes_zero() -> None:
+    beaten = verdict(MODELS, make_metrics(), differences=make_differences())
+    assert beaten == (
+        f"{RUN} beats every baseline on rouge_l_best and chrf_best: the 95 % interval of every "
+        "difference excludes 0."
+    )
+    # The run's point value is higher than base's, but the interval holds 0: not a win.
+    unclear = make_differences(BASE_chrf_best=(7.4, -1.0, 12.0))
+    sentence = verdict(MODELS, make_metrics(), differences=unclear)
+    assert sentence == (
+        f"{RUN} is not shown to beat every baseline on rouge_l_best and chrf_best: it is not "
+        f"told apart from {BASE} on chrf_best (+7.4 [−1, +12]), the interval holding 0."
+    )
+    assert parse(report(differences=unclear)).all("p", "verdict")[0].text().startswith("? ")
+    worse = make_differences(RETRIEVAL_rouge_l_best=(-0.1, -0.2, -0.05))
+    sentence = verdict(MODELS, make_metrics(), differences=worse)
+    assert f"worse than {RETRIEVAL} on rouge_l_best (−0.1 [−0.2, −0.05])" in sentence
+    assert parse(report(differences=worse)).all("p", "verdict")[0].text().startswith("✗ ")
+    # Lower is better for a loss: a negative difference whose interval excludes 0 wins.
+    loss = {BASE: {"reply_loss": (-0.5, -0.7, -0.3)}}
+    assert verdict([RUN, BASE], make_metrics(), ["reply_loss"], loss).startswith(
+        f"{RUN} beats {BASE} on reply_loss"
+    )
+    missing = {BASE: {"reply_loss": None}}
+    assert verdict([RUN, BASE], make_metrics(), ["reply_loss"], missing) == (
+        f"Cannot tell whether {RUN} beats {BASE} on reply_loss. (Not compared, for want of "
+        f"examples: {BASE} on reply_loss.)"
+    )
+
+
+def test_every_value_shows_its_interval_under_it() -> None:
+    spans = {RUN: {"rouge_l_best": (0.2, 0.4)}, BASE: {"rouge_l_best": None}}
+    cells = table_rows(parse(report(intervals=spans)))
+    assert cells["rouge_l_best"][RUN].text() == "0.3100[0.2000, 0.4000]"
+    assert cells["rouge_l_best"][RUN].all("span", "ci")[0].text() == "[0.2000, 0.4000]"
+    assert cells["rouge_l_best"][BASE].text() == "0.2200"  # no interval: the value alone
+
+
+FIDELITY = {
+    "min_replies": 20,
+    "people": {"Ana": {"training replies": 40, "held-out replies": 6}},
+    "chance": 0.25,
+    "accuracy": {"real replies": {"Ana": [0.8, 0.5, 1.0]}, RUN: {"Ana": [0.3, 0.1, 0.6]}},
+    "profiles": {
+        "real replies": {
+            "Ana": {"length": 20.0, "punctuation": 0.01, "emoji": 0.0, "lowercase": 1.0}
+        },
+        RUN: {"Ana": {"length": 31.5, "punctuation": 0.05, "emoji": 0.0, "lowercase": 0.0}},
+    },
+    "distance": {RUN: {"Ana": [0.34, 0.3, 0.4]}},
+    "feature distance": {
+        RUN: {"Ana": {"length": 0.365, "punctuation": 0.04, "emoji": 0.0, "lowercase": 1.0}}
+    },
+}
+
+
+def test_style_fidelity_section_shows_each_person_and_the_far_features() -> None:
+    root = parse(report(fidelity=FIDELITY))
+    section = next(s for s in root.all("section") if "Style fidelity" in s.text())
+    accuracy, profiles = section.all("table")
+    _, ana = accuracy.all("tr")
+    assert [td.text() for td in ana.all("td")] == [
+        "Ana", "40", "6", "0.8000[0.5000, 1.0000]", "0.3000[0.1000, 0.6000]",
+    ]  # fmt: skip
+    assert "Chance is 25%." in section.text()
+    _, real, clone = profiles.all("tr")
+    assert [td.text() for td in real.all("td")][1:6] == ["real replies", "20.0", "1%", "0%", "100%"]
+    shaded = [td.text() for td in clone.all("td") if "far" in td.classes]
+    assert shaded == ["31.5", "0%"]  # length 36 % off, lowercase 100 % off: "her clone capitalises"
+    empty = parse(report(fidelity={"min_replies": 20, "people": {}}))
+    assert "No held-out reply is by a person with 20 or more training replies" in empty.text()
+
+
+def test_per_chat_tables_and_the_extras_in_metrics_json(tmp_path: Path) -> None:
+    chats = {
+        "friends": {
+            "examples": 3,
+            "metrics": {RUN: {"rouge_l_best": 0.5}, BASE: {"rouge_l_best": 0.25}},
+            "intervals": {RUN: {"rouge_l_best": (0.25, 0.75)}, BASE: {}},
+        }
+    }
+    spans = {RUN: {"rouge_l_best": (0.2, math.nan)}}
+    write_report(
+        tmp_path, MODELS, make_metrics(), [], make_rows(1), {}, intervals=spans, chats=chats,
+        fidelity=FIDELITY, differences=make_differences(), verdict_text="All said.",
+    )  # fmt: skip
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    sections = parse(page).all("section")
+    section = next(s for s in sections if [h.text() for h in s.all("h2")][:1] == ["Per chat"])
+    assert "friends · 3 examples" in section.text()
+    assert "0.5000[0.2500, 0.7500]" in section.text()
+    assert parse(page).all("p", "verdict")[0].text() == "✓ All said."
+    data = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert list(data) == [
+        "models", "metrics", "settings", "intervals", "chats", "fidelity", "differences", "verdict",
+    ]  # fmt: skip
+    assert data["intervals"][RUN]["rouge_l_best"] == [0.2, None]  # not finite: null
+    assert data["chats"]["friends"]["intervals"][RUN]["rouge_l_best"] == [0.25, 0.75]
+    assert data["verdict"] == "All said."

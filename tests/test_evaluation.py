@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import stat
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 from twinchat.baselines import Frequent, Retrieval
 from twinchat.cli import app
 from twinchat.errors import TwinchatError
-from twinchat.evaluation import EvalOptions, _Completer, evaluate
+from twinchat.evaluation import EvalOptions, _Completer, _positions, _Tally, evaluate
 from twinchat.example import Example, Turn
 
 
@@ -91,13 +92,16 @@ def test_a_typeahead_suggestion_stays_while_it_is_typed():
 def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):
     out = tmp_path / "report"
     options = EvalOptions(samples=4, candidates=3, typeahead=2)
-    metrics = evaluate(run, data, out, options)
-    assert list(metrics) == ["run", "base", "retrieval", "frequent"]
+    result = evaluate(run, data, out, options)
+    metrics = result.metrics
+    assert result.models == ["run", "base", "retrieval", "frequent"]
+    assert list(metrics) == [*result.models, "real replies"]
+    assert result["run"] is metrics["run"]  # indexing by model, as the older dict return
     tuned, base = metrics["run"], metrics["base"]
     assert tuned["reply_loss"] < base["reply_loss"]  # the tiny model learned the chat
     assert tuned["perplexity"] > 1
     assert metrics["retrieval"]["reply_loss"] is None  # baselines have no likelihood
-    for figures in metrics.values():
+    for figures in (metrics[name] for name in result.models):
         for name in ("rouge_l_best", "chrf_best", "exact_match@1", "keystroke_savings"):
             assert 0 <= figures[name] <= 1
         assert figures["rouge_l_best"] >= figures["rouge_l_first"]
@@ -105,7 +109,8 @@ def test_eval_measures_every_model_and_writes_the_report(run, data, tmp_path):
     for name in ("report.html", "blind.html", "metrics.json"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
     saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["models"] == list(metrics)
+    assert saved["models"] == result.models
+    assert list(saved["metrics"]) == list(metrics)
     page = (out / "report.html").read_text(encoding="utf-8")
     held = [json.loads(line) for line in (data / "validation.jsonl").open(encoding="utf-8")]
     assert all(html.escape(record["text"]) in page for record in held[::2])  # spread: every other
@@ -122,9 +127,10 @@ def test_eval_measures_replies_by_people_the_run_never_saw(run, data, tmp_path):
     lines = "".join(json.dumps(r) + "\n" for r in held)
     (moved / "validation.jsonl").write_text(lines, encoding="utf-8")
     options = EvalOptions(samples=2, candidates=2, typeahead=1)
-    metrics = evaluate(run, moved, tmp_path / "report", options)
+    metrics = evaluate(run, moved, tmp_path / "report", options).metrics
     assert metrics["run"]["reply_loss"] is not None
     assert all(figures["chrf_best"] is not None for figures in metrics.values())
+    assert "real replies" not in metrics  # Zoe has no training replies: no style figures
     page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert "2 of 2" in page
 
@@ -156,3 +162,87 @@ def test_suggest_command(run, tmp_path):
     )  # fmt: skip
     assert typed.exit_code == 0, typed.output
     assert all(line.startswith("perfect, se") for line in typed.stdout.splitlines())
+
+
+def test_eval_gives_intervals_and_style_fidelity(run, data, tmp_path):
+    options = EvalOptions(compare=["frequent"], samples=6, candidates=2, typeahead=1)
+    result = evaluate(run, data, tmp_path / "report", options)
+    # The held-out replies are copies of training replies, Ana's and Sam's alike, said in every
+    # session: judged without one fold of sessions, each is still known from the others.
+    assert result.metrics["real replies"] == {"style_accuracy": 1.0}
+    assert result.intervals["real replies"]["style_accuracy"] == (1.0, 1.0)
+    people = result.fidelity["people"]
+    assert set(people) == {"Ana", "Sam"} and result.fidelity["chance"] == 0.5
+    assert all(p["training replies"] >= 20 for p in people.values())
+    assert sum(p["held-out replies"] for p in people.values()) == 6
+    for name in result.models:
+        for figure, value in result.metrics[name].items():
+            span = result.intervals[name][figure]
+            if value is not None and span is not None:
+                assert span[0] - 1e-9 <= value <= span[1] + 1e-9, (name, figure)
+        assert 0 <= result.metrics[name]["style_distance"] <= 1
+    # The frequent messages are the person's own training replies: attributed to them.
+    assert result.metrics["frequent"]["style_accuracy"] == 1.0
+    diff, low, high = result.differences["frequent"]["style_accuracy"]
+    assert diff == result.metrics["run"]["style_accuracy"] - 1.0
+    assert low <= diff <= high
+    assert "style_accuracy" in result.verdict or "frequent" in result.verdict
+    saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["fidelity"]["people"] == people
+    assert saved["intervals"]["real replies"]["style_accuracy"] == [1.0, 1.0]
+
+
+def test_eval_over_several_chats_reports_each_and_pools_them(run, data, tmp_path):
+    copy = tmp_path / "again"
+    copy.mkdir()
+    for name in ("train.jsonl", "validation.jsonl"):
+        (copy / name).write_bytes((data / name).read_bytes())
+    options = EvalOptions(compare=["frequent"], samples=3, candidates=2, typeahead=1)
+    result = evaluate(run, [data, copy], tmp_path / "report", options)
+    assert list(result.chats) == [data.name, "again"]
+    assert [c["examples"] for c in result.chats.values()] == [3, 3]
+    # The same examples twice: a reply loss (no sampling) is the same in each chat and pooled.
+    losses = [c["metrics"]["run"]["reply_loss"] for c in result.chats.values()]
+    assert losses[0] == pytest.approx(losses[1])
+    assert result.metrics["run"]["reply_loss"] == pytest.approx(losses[0])
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Per chat</h2>" in page and "<h3>again <span class=note>· 3 examples" in page
+
+
+def test_eval_command_prints_intervals_per_chat(run, data, tmp_path):
+    copy = tmp_path / "again"
+    copy.mkdir()
+    for name in ("train.jsonl", "validation.jsonl"):
+        (copy / name).write_bytes((data / name).read_bytes())
+    result = CliRunner().invoke(
+        app, ["eval", str(run), "--data", str(data), "--data", str(copy), "-o",
+              str(tmp_path / "report"), "--compare", "frequent", "--samples", "2",
+              "--candidates", "2", "--typeahead", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "held-out metrics" in text and "again · 2 examples" in text
+    assert "style_accuracy" in text and "real replies" in text
+    assert "who wrote this?" in text and "(chance 0.50)" in text
+    assert "[" in text  # intervals
+
+
+def test_tally_figures_and_intervals_worked_by_hand():
+    tally = _Tally()
+    tally.add("reply_loss", 0, 2.0, 1)  # 2 nats on 1 token
+    tally.add("reply_loss", 1, 4.0, 1)
+    tally.add("keystroke_savings", 0, 0.5, weight=4)  # 2 of 4 characters saved
+    tally.add("keystroke_savings", 1, 0.0, weight=4)
+    figures, spans = tally.result(seed=0)
+    assert figures["reply_loss"] == 3.0 and figures["keystroke_savings"] == 0.25
+    # Resampling two examples gives means of 2, 3 or 4: the interval spans 2..4, and the
+    # perplexity's is its exponential.
+    assert spans["reply_loss"] == (2.0, 4.0)
+    assert figures["perplexity"] == pytest.approx(math.exp(3))
+    assert spans["perplexity"] == pytest.approx((math.exp(2), math.exp(4)))
+    assert tally.result(seed=0, keep=[1])[0]["reply_loss"] == 4.0
+    assert tally.result(seed=0, keep=[1])[1]["reply_loss"] is None  # one example: no interval
+
+
+def test_typeahead_examples_are_counted_within_each_chat():
+    assert _positions(["a", "a", "b", "a", "b"]) == [0, 1, 0, 2, 1]

@@ -567,7 +567,13 @@ def bot(
 @app.command("eval")
 def eval_(
     run: Annotated[Path, typer.Argument(help="A run folder written by twinchat train.")],
-    data: Annotated[Path, typer.Option(help="The dataset folder the run was trained on.")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            help="A dataset folder the run was trained on; repeatable: each chat is reported "
+            "alone and all pooled."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Report folder to write.")],
     compare: Annotated[
         list[str] | None,
@@ -575,36 +581,115 @@ def eval_(
             help="base, retrieval, frequent or a run folder; repeatable (default: all three)."
         ),
     ] = None,
-    samples: Annotated[int, typer.Option(help="Held-out examples to measure.")] = 100,
+    samples: Annotated[int, typer.Option(help="Held-out examples to measure per chat.")] = 100,
     candidates: Annotated[int, typer.Option(help="Candidates per example and model.")] = 5,
     typeahead: Annotated[
-        int, typer.Option(help="Examples typed out for the typeahead figures.")
+        int, typer.Option(help="Examples per chat typed out for the typeahead figures.")
     ] = 20,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    min_replies: Annotated[
+        int, typer.Option(help="Training replies a person needs to be in the style figures.")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed (sampling and intervals).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
 ) -> None:
     """Held-out metrics of a run against baselines; report.html, blind.html, metrics.json.
 
     Reply loss, ROUGE-L and chrF of the candidates, distinct-1/2, speaker accuracy, typeahead
-    exact match and keystroke savings, for the run and each comparison, measured alike.
+    exact match and keystroke savings, and style fidelity (who-wrote-this accuracy, style
+    distance), for the run and each comparison, measured alike, each with its 95 % interval.
     """
-    from rich.table import Table
-
     from twinchat.evaluation import BASELINES, EvalOptions, evaluate
 
     options = EvalOptions(
         compare=compare or BASELINES, samples=samples, candidates=candidates,
-        typeahead=typeahead, seed=seed, force=force,
+        typeahead=typeahead, seed=seed, min_replies=min_replies, force=force,
     )  # fmt: skip
-    metrics = evaluate(run, data, output, options, console=err)
-    table = Table(title=f"held-out metrics · {output}/report.html")
+    result = evaluate(run, data, output, options, console=err)
+    title = f"held-out metrics · {output}/report.html"
+    out.print(_figures_table(title, result.metrics, result.intervals), highlight=False)
+    for chat, found in result.chats.items():
+        title = f"{chat} · {found['examples']} examples"
+        out.print(_figures_table(title, found["metrics"], found["intervals"]), highlight=False)
+    people = result.fidelity.get("people") or {}
+    if people:
+        out.print(_fidelity_table(result.fidelity), highlight=False)
+        for line in _style_gaps(result.fidelity):
+            out.print(line, highlight=False)
+    out.print(result.verdict, highlight=False)
+
+
+def _figures_table(
+    title: str,
+    metrics: dict[str, dict[str, float | None]],
+    spans: dict[str, dict[str, tuple[float, float] | None]],
+) -> object:
+    """Metric rows by model columns, each value with its [low, high] interval."""
+    from rich.table import Table
+
+    table = Table(title=title)
     table.add_column("metric")
     for name in metrics:
         table.add_column(name, justify="right")
-    for metric in next(iter(metrics.values())):
-        values = [metrics[name].get(metric) for name in metrics]
-        table.add_row(metric, *("–" if v is None else f"{v:.3f}" for v in values))
-    out.print(table)
+    names: list[str] = []
+    for figures in metrics.values():
+        names += [m for m in figures if m not in names]
+    for metric in names:
+        cells = []
+        for name in metrics:
+            value, span = metrics[name].get(metric), spans.get(name, {}).get(metric)
+            text = "–" if value is None else f"{value:.3f}"
+            cells.append(text + (f" [{span[0]:.3f}, {span[1]:.3f}]" if span else ""))
+        table.add_row(metric, *cells)
+    return table
+
+
+def _fidelity_table(fidelity: dict[str, dict]) -> object:
+    """Per person: the share of texts attributed to them, real replies and each model's."""
+    from rich.table import Table
+
+    accuracy = fidelity["accuracy"]
+    chance = fidelity.get("chance")
+    table = Table(
+        title="who wrote this? share attributed to the person"
+        + (f" (chance {chance:.2f})" if chance else "")
+    )
+    for column in ("person", "train", "held-out", *accuracy):
+        table.add_column(column, justify="left" if column == "person" else "right")
+    for person, counts in fidelity["people"].items():
+        cells = []
+        for model in accuracy:
+            value, low, high = accuracy[model].get(person) or (None, None, None)
+            span = f" [{low:.2f}, {high:.2f}]" if low is not None else ""
+            cells.append("–" if value is None else f"{value:.2f}{span}")
+        table.add_row(
+            person, str(counts["training replies"]), str(counts["held-out replies"]), *cells
+        )
+    return table
+
+
+def _style_gaps(fidelity: dict) -> list[str]:
+    """One line per person and model whose profile is far from the person's real replies."""
+    from twinchat.evalreport import FAR
+
+    real = fidelity["profiles"].get("real replies") or {}
+    lines = []
+    for model, people in fidelity["feature distance"].items():
+        for person, gaps in people.items():
+            far = [f for f, gap in gaps.items() if gap is not None and gap >= FAR]
+            if not far:
+                continue
+            mine = fidelity["profiles"][model][person]
+            shown = ", ".join(
+                f"{f} {_share(f, mine[f])} (real {_share(f, real[person][f])})" for f in far
+            )
+            lines.append(f"style gap · {person} as written by {model}: {shown}")
+    return lines
+
+
+def _share(feature: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f} characters" if feature == "length" else f"{value:.0%}"
 
 
 class Terminated(BaseException):

@@ -16,6 +16,11 @@ The data is plain dicts and lists (the `TypedDict`s below only document their sh
 - `rows`: one `Row` per held-out example.
 - `settings`: name -> value, listed at the top as they are (values that are not strings are
   shown as JSON).
+- `intervals` (optional): the shape of `metrics`, each value's 95 % interval (low, high) or None.
+- `differences` (optional): baseline -> metric -> (first model minus it, low, high), the paired
+  interval of the difference; the verdict then calls a difference only when it excludes 0.
+- `chats` (optional): chat -> {"examples", "metrics", "intervals"}, figures of each chat alone.
+- `fidelity` (optional): per-person style figures, as `evaluation._fidelity` writes them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import random
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from twinchat.atomic import write_private
 from twinchat.report import CSS, DARK, P90
@@ -48,11 +53,13 @@ class Row(TypedDict):
     speaker: str
     real: str
     candidates: dict[str, list[str]]
+    chat: NotRequired[str]
+    """The dataset folder the example came from, when several were measured."""
 
 
 KEY_METRICS = ("rouge_l_best", "chrf_best")
 """The metrics on which the first model must beat every baseline."""
-LOWER_IS_BETTER = ("loss", "perplexity")
+LOWER_IS_BETTER = ("loss", "perplexity", "distance")
 """A metric whose name contains one of these is better lower; any other, higher."""
 METRIC_ORDER = (
     "reply_loss",
@@ -65,6 +72,8 @@ METRIC_ORDER = (
     "exact_match@3",
     "keystroke_savings",
     "speaker_accuracy",
+    "style_accuracy",
+    "style_distance",
     "distinct_1",
     "distinct_2",
 )
@@ -92,6 +101,8 @@ details .chat{color:#24292f;font-size:14px}
 td.best{background:#dafbe1;font-weight:600}
 .verdict{font-weight:600} .empty{color:#8c959f;font-style:italic}
 .wide{overflow-x:auto}
+.ci{display:block;font-size:11px;color:#57606a;font-weight:400;white-space:nowrap}
+td.far{background:#ffebe9}
 """
 BLIND_CSS = """
 .opts{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:8px;margin:8px 0}
@@ -120,14 +131,17 @@ def write_report(
     curve: Sequence[Mapping[str, Any]],
     rows: Sequence[Row | Mapping[str, Any]],
     settings: Mapping[str, Any],
+    **extra: Any,
 ) -> None:
-    """Write `folder/report.html` and `folder/metrics.json` (models, metrics, settings), 0600.
+    """Write `folder/report.html` and `folder/metrics.json` (models, metrics, settings, and the
+    `extra` of `render_report`: intervals, differences, chats, fidelity), 0600.
 
     In `metrics.json` values that are not finite (NaN, infinity) become null, so the file is
     strict JSON; settings that JSON cannot hold are written as strings.
     """
     folder = _folder(folder)
-    write_private(folder / "report.html", render_report(models, metrics, curve, rows, settings))
+    page = render_report(models, metrics, curve, rows, settings, **extra)
+    write_private(folder / "report.html", page)
     payload = {
         "models": list(models),
         "metrics": {
@@ -136,6 +150,9 @@ def write_report(
         },
         "settings": dict(settings),
     }
+    payload.update({k: _strict(v) for k, v in extra.items() if k != "verdict_text" and v})
+    if extra.get("verdict_text"):
+        payload["verdict"] = extra["verdict_text"]
     text = json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False, default=str)
     write_private(folder / "metrics.json", text + "\n")
 
@@ -158,8 +175,14 @@ def render_report(
     curve: Sequence[Mapping[str, Any]],
     rows: Sequence[Row | Mapping[str, Any]],
     settings: Mapping[str, Any],
+    intervals: Mapping[str, Mapping[str, Any]] | None = None,
+    differences: Mapping[str, Mapping[str, Any]] | None = None,
+    chats: Mapping[str, Mapping[str, Any]] | None = None,
+    fidelity: Mapping[str, Any] | None = None,
+    verdict_text: str | None = None,
 ) -> str:
-    """The whole `report.html` page, as a string of HTML."""
+    """The whole `report.html` page, as a string of HTML. With `intervals`, each value shows
+    its interval under it; `verdict_text` replaces the verdict computed from `metrics`."""
     order = _model_order(models, rows)
     names = ", ".join(f"<b>{_e(m)}</b>" if i == 0 else _e(m) for i, m in enumerate(order))
     summary = (
@@ -168,9 +191,17 @@ def render_report(
     )
     chart = _curve(curve)
     columns = [*models, *(m for m in metrics if m not in models)]
+    ok, sentence = _verdict(models, metrics, KEY_METRICS, differences)
+    if verdict_text is not None:
+        sentence = verdict_text
+    table = _metrics_table(columns, metrics, intervals, compared=models)
+    mark = {True: "✓", False: "✗", None: "?"}[ok]
+    verdict_line = f'<p class="verdict">{mark} {_e(sentence)}</p>'
     body = [
         _header("twinchat evaluation", summary, settings),
-        _section("Metrics", _metrics_table(columns, metrics)),
+        _section("Metrics", table + verdict_line + _METRICS_NOTE),
+        _fidelity_section(fidelity or {}),
+        _chats_section(columns, models, chats or {}),
         _section("Training loss", chart) if chart else "",
         _examples(order, rows),
         '<p class="note">Made by <code>twinchat eval</code>. It holds message text from the '
@@ -247,17 +278,27 @@ def verdict(
     models: Sequence[str],
     metrics: Mapping[str, Mapping[str, float | None]],
     keys: Sequence[str] = KEY_METRICS,
+    differences: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """One plain sentence: does the first model beat every baseline on `keys`, and if not, which
     baselines it does not beat, on which metric, with both values. Beating is strictly better;
-    a baseline without a value is not compared, and the sentence says so."""
-    return _verdict(models, metrics, keys)[1]
+    a baseline without a value is not compared, and the sentence says so.
+
+    With `differences` (baseline -> metric -> (difference, low, high), the first model's value
+    minus the baseline's and its paired interval), a difference counts only when its interval
+    excludes 0: otherwise the two are "not told apart"."""
+    return _verdict(models, metrics, keys, differences)[1]
 
 
 def _verdict(
-    models: Sequence[str], metrics: Mapping[str, Mapping[str, float | None]], keys: Sequence[str]
+    models: Sequence[str],
+    metrics: Mapping[str, Mapping[str, float | None]],
+    keys: Sequence[str],
+    differences: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[bool | None, str]:
     """(True: beats all, False: does not, None: cannot tell; the sentence)."""
+    if differences is not None and len(models) > 1:
+        return _paired_verdict(models, metrics, keys, differences)
     if not models:
         return None, "There are no models to compare."
     first, baselines = models[0], list(models[1:])
@@ -284,6 +325,54 @@ def _verdict(
         return True, f"{first} beats {scope}.{note}"
     beaten = "; ".join(f"{name} on {_and(items)}" for name, items in losses.items())
     return False, f"{first} does not beat {scope}. It does not beat {beaten}.{note}"
+
+
+def _paired_verdict(
+    models: Sequence[str],
+    metrics: Mapping[str, Mapping[str, float | None]],
+    keys: Sequence[str],
+    differences: Mapping[str, Mapping[str, Any]],
+) -> tuple[bool | None, str]:
+    """The verdict when every comparison has a paired interval of its difference."""
+    first = models[0]
+    worse: list[str] = []
+    unclear: list[str] = []
+    unknown: list[str] = []
+    for baseline in models[1:]:
+        for key in keys:
+            found = (differences.get(baseline) or {}).get(key)
+            if found is None or any(_value(x) is None for x in found):
+                unknown.append(f"{baseline} on {key}")
+                continue
+            diff, low, high = (float(x) for x in found)
+            text = f"{baseline} on {key} ({_signed(diff)} [{_signed(low)}, {_signed(high)}])"
+            better_side = high < 0 if _lower_better(key) else low > 0
+            worse_side = low > 0 if _lower_better(key) else high < 0
+            if worse_side:
+                worse.append(text)
+            elif not better_side:
+                unclear.append(text)
+    scope = f"{'every baseline' if len(models) > 2 else models[1]} on {_and(list(keys))}"
+    note = f" (Not compared, for want of examples: {_and(unknown)}.)" if unknown else ""
+    if not worse and not unclear:
+        if unknown:
+            return None, f"Cannot tell whether {first} beats {scope}.{note}"
+        which = "every difference" if len(models) > 2 or len(keys) > 1 else "the difference"
+        return True, f"{first} beats {scope}: the 95 % interval of {which} excludes 0."
+    found = []
+    if worse:
+        found.append(f"worse than {'; '.join(worse)}")
+    if unclear:
+        found.append(f"not told apart from {'; '.join(unclear)}, the interval holding 0")
+    sentence = f"{first} is not shown to beat {scope}: it is {', and '.join(found)}."
+    return (False if worse else None), sentence + note
+
+
+def _signed(value: float) -> str:
+    if value == 0:
+        return "0"
+    text = f"{value:+.3g}" if abs(value) >= 0.001 else f"{value:+.1e}"
+    return text.replace("-", "−")
 
 
 def best_models(
@@ -324,36 +413,161 @@ def _section(title: str, content: str) -> str:
     return f"<section><h2>{_e(title)}</h2>{content}</section>"
 
 
-def _metrics_table(models: list[str], metrics: Mapping[str, Mapping[str, float | None]]) -> str:
-    names = [m for m in METRIC_ORDER if any(m in metrics.get(x, {}) for x in models)]
-    for model in models:
+def _metrics_table(
+    columns: list[str],
+    metrics: Mapping[str, Mapping[str, float | None]],
+    intervals: Mapping[str, Mapping[str, Any]] | None = None,
+    compared: Sequence[str] | None = None,
+) -> str:
+    """Metric rows by model columns, each value with its interval under it when known; the
+    best of `compared` (all columns by default) highlighted."""
+    names = [m for m in METRIC_ORDER if any(m in metrics.get(x, {}) for x in columns)]
+    for model in columns:
         names += [m for m in metrics.get(model, {}) if m not in names]
-    if not models or not names:
+    if not columns or not names:
         return '<p class="note">No metrics.</p>'
-    head = "".join(f'<th class="n">{_e(m)}</th>' for m in models)
+    head = "".join(f'<th class="n">{_e(m)}</th>' for m in columns)
     lines = []
     for name in names:
-        best = best_models(models, metrics, name)
-        values = [metrics.get(m, {}).get(name) for m in models]
+        best = best_models(compared or columns, metrics, name)
+        values = [metrics.get(m, {}).get(name) for m in columns]
         scale = _scale(values)
         cells = "".join(
             f'<td class="n{" best" if m in best else ""}"{" title=best" if m in best else ""}>'
-            f"{_fmt(value, scale)}</td>"
-            for m, value in zip(models, values, strict=True)
+            f"{_fmt(value, scale)}{_span((intervals or {}).get(m, {}).get(name), scale)}</td>"
+            for m, value in zip(columns, values, strict=True)
         )
         better = "↓ lower" if _lower_better(name) else "↑ higher"
         lines.append(
             f'<tr><td><code>{_e(name)}</code></td><td class="note">{better}</td>{cells}</tr>'
         )
     table = f'<div class="wide"><table><tr><th>metric</th><th>better</th>{head}</tr>'
-    table += "".join(lines) + "</table></div>"
-    ok, sentence = _verdict(models, metrics, KEY_METRICS)
-    mark = {True: "✓", False: "✗", None: "?"}[ok]
-    note = (
-        '<p class="note">The best value of each row is highlighted. The first column is the '
-        "model under test; the others are baselines.</p>"
+    return table + "".join(lines) + "</table></div>"
+
+
+_METRICS_NOTE = (
+    '<p class="note">The best value of each row is highlighted. The first column is the '
+    "model under test; the others are baselines. Under each value, its 95 % interval: the "
+    "2.5th and 97.5th percentiles over 1,000 bootstrap resamples of the held-out examples.</p>"
+)
+
+
+def _span(span: Any, scale: float | None = None) -> str:
+    """An interval as `[low, high]` under its value; nothing without one."""
+    if not span or any(_value(x) is None for x in span):
+        return ""
+    low, high = span
+    return f'<span class="ci">[{_fmt(low, scale)}, {_fmt(high, scale)}]</span>'
+
+
+def _fidelity_section(fidelity: Mapping[str, Any]) -> str:
+    """Per person: how often the classifier attributes their real replies and each model's
+    candidates to them, and how far each model's style profile is from their real one."""
+    people = fidelity.get("people") or {}
+    if not people:
+        least = fidelity.get("min_replies")
+        why = f" with {least} or more training replies" if least else ""
+        return (
+            _section("Style fidelity", f'<p class="note">No held-out reply is by a person{why}: '
+                     "nothing to measure.</p>")
+            if fidelity else ""
+        )  # fmt: skip
+    accuracy, distance = fidelity.get("accuracy") or {}, fidelity.get("distance") or {}
+    models = list(accuracy)
+    head = "".join(f'<th class="n">{_e(m)}</th>' for m in models)
+    rows = []
+    for person, counts in people.items():
+        cells = "".join(_triple_cell((accuracy.get(m) or {}).get(person)) for m in models)
+        rows.append(
+            f"<tr><td>{_e(person)}</td><td class=n>{counts.get('training replies', 0):,}</td>"
+            f"<td class=n>{counts.get('held-out replies', 0):,}</td>{cells}</tr>"
+        )
+    chance = fidelity.get("chance")
+    chance_note = f" Chance is {chance:.0%}." if isinstance(chance, float) else ""
+    accuracy_table = (
+        '<h3>Who wrote this? Share attributed to the person</h3><div class="wide"><table>'
+        f"<tr><th>person</th><th>training replies</th><th>held-out replies</th>{head}</tr>"
+        f'{"".join(rows)}</table></div><p class="note">A classifier of character and word '
+        "n-grams fitted on the training replies of the people with at least "
+        f"{fidelity.get('min_replies')} of them, applied to the real held-out replies (the "
+        f"ceiling) and to each model's candidates written as the same person.{chance_note} "
+        "Retrieval and frequent quote the person's training replies, which the classifier was "
+        "fitted on: their share is an upper bound.</p>"
     )
-    return f'{table}<p class="verdict">{mark} {_e(sentence)}</p>{note}'
+    return _section("Style fidelity", accuracy_table + _profile_table(fidelity, distance))
+
+
+def _profile_table(fidelity: Mapping[str, Any], distance: Mapping[str, Any]) -> str:
+    """Each person's real profile, then each model's, the features far from the real shaded."""
+    profiles = fidelity.get("profiles") or {}
+    features = fidelity.get("feature distance") or {}
+    real = next((m for m in profiles if m not in distance), None)
+    if real is None:
+        return ""
+    rows = []
+    for person in fidelity.get("people") or {}:
+        for model in [real, *distance]:
+            shown = (profiles.get(model) or {}).get(person) or {}
+            gaps = (features.get(model) or {}).get(person) or {}
+            cells = "".join(
+                f'<td class="n{" far" if (_value(gaps.get(f)) or 0) >= FAR else ""}">'
+                f"{_profile_value(f, shown.get(f))}</td>"
+                for f in PROFILE_FEATURES
+            )
+            total = _triple_cell((distance.get(model) or {}).get(person)) if model != real else (
+                '<td class="n">–</td>'
+            )  # fmt: skip
+            label = f"<b>{_e(person)}</b>" if model == real else ""
+            rows.append(f"<tr><td>{label}</td><td>{_e(model)}</td>{cells}{total}</tr>")
+    head = "".join(f'<th class="n">{_e(f)}</th>' for f in PROFILE_FEATURES)
+    return (
+        '<h3>Style profiles</h3><div class="wide"><table><tr><th>person</th><th>written by</th>'
+        f'{head}<th class="n">distance ↓</th></tr>{"".join(rows)}</table></div>'
+        '<p class="note">length: mean characters per reply; punctuation: share of characters; '
+        "emoji: share of replies with one; lowercase: share of replies with letters that have "
+        "no capital. Distance: the mean over the features of the gap to the real replies "
+        "(length relative to the longer), 0 to 1, with its 95 % interval; gaps of "
+        f"{FAR:.0%} or more are shaded.</p>"
+    )
+
+
+PROFILE_FEATURES = ("length", "punctuation", "emoji", "lowercase")
+FAR = 0.25
+"""A profile feature this far from the real replies' is shaded in the report."""
+
+
+def _profile_value(feature: str, value: Any) -> str:
+    number = _value(value)
+    if number is None:
+        return "–"
+    return f"{number:.1f}" if feature == "length" else f"{number:.0%}"
+
+
+def _triple_cell(found: Any) -> str:
+    """A cell of (value, low, high): the value, its interval under it."""
+    if not found or _value(found[0]) is None:
+        return '<td class="n">–</td>'
+    value, *span = found
+    return f'<td class="n">{_fmt(value)}{_span(span)}</td>'
+
+
+def _chats_section(
+    columns: list[str], models: Sequence[str], chats: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """One metrics table per chat, when several were measured."""
+    if not chats:
+        return ""
+    parts = [
+        f"<h3>{_e(chat)} <span class=note>· {found.get('examples', 0):,} examples</span></h3>"
+        + _metrics_table(
+            [c for c in columns if c in (found.get("metrics") or {})],
+            found.get("metrics") or {},
+            found.get("intervals"),
+            compared=models,
+        )
+        for chat, found in chats.items()
+    ]
+    return _section("Per chat", "".join(parts))
 
 
 def _curve(curve: Sequence[Mapping[str, Any]]) -> str:
@@ -687,6 +901,15 @@ def _value(value: Any) -> float | None:
 
 def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float, however deep, made None; tuples made lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return _finite(value)
 
 
 def _lower_better(metric: str) -> bool:
