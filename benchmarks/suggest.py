@@ -1,7 +1,7 @@
 """Benchmark reply suggestions and typeahead: a run's transformers model (`hf`), its
 CTranslate2 int8 export (`ct2`) and, for a causal model, its onnxruntime-genai int8 export
-(`ort`), each against its own floor measured in the same run, on the bundled example's
-held-out conversations.
+(`ort`), and the run's weights quantized to int8 as they load (`hf-int8`), each against its own
+floor measured in the same run, on the bundled example's held-out conversations.
 
 Run it by hand from the repository root (needs `pip install 'twinchat[fast]'`)::
 
@@ -56,8 +56,8 @@ CONTEXT_TOKENS = 150
 ROWS = 7
 """The batch a 5-candidate suggestion draws: 5 and the share curation may drop."""
 GOALS = {
-    "suggest": {"hf": 4.0, "ct2": 1.5, "ort": 1.5},
-    "typing": {"hf": 0.1, "ct2": 0.1, "ort": 0.1},
+    "suggest": {"hf": 4.0, "hf-int8": 4.0, "ct2": 1.5, "ort": 1.5},
+    "typing": {"hf": 0.1, "hf-int8": 0.1, "ct2": 0.1, "ort": 0.1},
 }
 """p90 goals in seconds (issue: suggestions at the speed of typing)."""
 
@@ -182,10 +182,10 @@ def _held_out(data: Path, count: int) -> list[Any]:
     return fitting[:: max(1, len(fitting) // count)][:count]
 
 
-def _load(folder: Path) -> Any:
+def _load(folder: Path, backend: str | None = None) -> Any:
     from twinchat.suggest import Suggester
 
-    suggester = Suggester.load(folder)
+    suggester = Suggester.load(folder, backend=backend)
     suggester.open_speakers = True  # held-out days bring people the run never saw
     return suggester
 
@@ -193,8 +193,12 @@ def _load(folder: Path) -> Any:
 def _measure(subject: Subject, data: Path, examples: list[Any]) -> list[dict[str, Any]]:
     rows = []
     conversation, reply = _typing_case(_load(subject.run), data)
-    for backend, folder in (("hf", subject.run), *subject.exports.items()):
-        suggester = _load(folder)
+    for backend, folder in (
+        ("hf", subject.run),
+        ("hf-int8", subject.run),
+        *subject.exports.items(),
+    ):
+        suggester = _load(folder, backend)
         print(f"{subject.name}, {backend}: floors", flush=True)
         floor = _floor(suggester, conversation)
         recorder = Recorder(suggester.backend)

@@ -249,6 +249,10 @@ def test_a_mention_in_a_group_gets_the_memorized_reply_as_a_reply(telegram, sugg
 
 
 def test_a_group_message_not_addressed_gets_nothing_but_is_context(telegram, suggester):
+    import torch
+
+    torch.manual_seed(0)  # the bot samples: the same draws whatever ran before in the process
+
     async def scenario() -> None:
         async with polling(_app(telegram, suggester)):
             telegram.push(message=message(GROUP, ANA, "hi sam, are we still on for the hike?"))

@@ -206,3 +206,24 @@ def test_a_growing_long_conversation_is_not_read_again(llama):
         assert llama.backend.prefilled - before < 10
     finally:
         llama.max_source_tokens = 512
+
+
+@pytest.mark.parametrize("family", ["llama", "t5"])
+def test_hf_int8_quantizes_the_run_as_it_loads_and_still_knows_the_chat(
+    family, hike_llama_run, hike_t5_run
+):
+    """`--backend hf-int8`: every linear layer int8, the cached decoding loop unchanged."""
+    from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
+
+    run = hike_llama_run if family == "llama" else hike_t5_run
+    int8 = Suggester.load(run, backend="hf-int8")
+    assert int8.backend.name == "hf-int8"
+    layers = list(int8.model.modules())
+    assert any(isinstance(m, QuantizedLinear) for m in layers)
+    assert not any(type(m) is torch.nn.Linear for m in layers)
+    exact = Suggester.load(run)
+    assert int8.complete(CONTEXT, "Sam", "perfect, se") == exact.complete(
+        CONTEXT, "Sam", "perfect, se"
+    )
+    (found, *_) = int8.suggest(CONTEXT, as_="Sam", n=2, greedy=True)
+    assert found.speaker == "Sam" and found.text

@@ -110,8 +110,10 @@ def run_bot(
     base_url: str | None = None,
     base_file_url: str | None = None,
     n: int = 5,
+    backend: str | None = None,
 ) -> None:
-    """Load the run and answer Telegram updates as its clone until interrupted (Ctrl-C).
+    """Load the run (on `backend`, default the folder's own) and answer Telegram updates as its
+    clone until interrupted (Ctrl-C).
 
     Raises:
         TwinchatError: no id allowed, `as_` unknown to the model, the token rejected or the
@@ -125,7 +127,7 @@ def run_bot(
             "the bot logs the ids of the chats it ignores"
         )
     _log_to_stderr()
-    suggester = Suggester.load(run)
+    suggester = Suggester.load(run, backend=backend)
     # A first call checks the name now, as one line, rather than failing at every mention; it
     # also warms the model up.
     suggester.suggest([], as_=as_, n=1, greedy=True, max_new_tokens=1)

@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
+BACKEND_HELP = (
+    "hf, hf-int8 (the run's weights in int8 as they load), ct2 or ort (default: the folder's own)."
+)
 
 
 @app.callback()
@@ -310,7 +313,8 @@ def suggest(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="hf (transformers), ct2 or ort (a folder from twinchat export --to ct2/ort); "
+            help="hf (transformers), hf-int8 (its weights in int8), ct2 or ort (a folder from "
+            "twinchat export --to ct2/ort); "
             "default: the folder's own."
         ),
     ] = None,
@@ -387,9 +391,7 @@ def chat(
         float | None, typer.Option(help="Sampling temperature (default: the run's).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable chat.")] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="hf, ct2 or ort (default: the folder's own).")
-    ] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
 ) -> None:
     """A group chat with the clones in the terminal: you write, the model decides who answers.
 
@@ -490,6 +492,7 @@ def serve(
         str | None,
         typer.Option("--token-env", metavar="VAR", help="Read the token from this variable."),
     ] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
 ) -> None:
     """Serve reply suggestions: a typeahead page at http://HOST:PORT/ and an HTTP API.
 
@@ -512,7 +515,8 @@ def serve(
         raise TwinchatError(
             f"twinchat serve needs {error.name}: pip install 'twinchat[serve]'"
         ) from None
-    serve_run(run, host=host, port=port, token=token)  # warns when not loopback and no token
+    # warns when not loopback and no token
+    serve_run(run, host=host, port=port, token=token, backend=backend)
 
 
 @app.command()
@@ -542,6 +546,7 @@ def bot(
         str | None,
         typer.Option(help="A local Bot API server, as http://host:port/bot (default: Telegram's)."),
     ] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
 ) -> None:
     """A Telegram bot that answers as the run's clone in groups and suggests replies privately.
 
@@ -561,7 +566,7 @@ def bot(
             f"twinchat bot needs {error.name}: pip install 'twinchat[bot]'"
         ) from None
     token = bot_token(token_env)
-    run_bot(run, token, set(allow), as_, base_url=base_url, n=n)
+    run_bot(run, token, set(allow), as_, base_url=base_url, n=n, backend=backend)
 
 
 @app.command("eval")

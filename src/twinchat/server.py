@@ -353,8 +353,10 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
+    backend: str | None = None,
 ) -> None:
-    """Load a run and serve it with uvicorn until interrupted.
+    """Load a run (on `backend`, default the folder's own) and serve it with uvicorn until
+    interrupted.
 
     Raises:
         TwinchatError: `run` is not a finished run, or the token is unusable.
@@ -366,7 +368,7 @@ def serve(
 
     check_token(token)  # before the model loads, which takes a while
     local = is_loopback(host)
-    suggester = Suggester.load(run)
+    suggester = Suggester.load(run, backend=backend)
     app = create_app(suggester, token=token, allowed_hosts=LOOPBACK_NAMES if local else None)
     # Connections beyond this get 503 from uvicorn itself, whatever they send or do not send.
     logging_config = json.loads(json.dumps(LOGGING_CONFIG))  # a deep copy: it is uvicorn's own

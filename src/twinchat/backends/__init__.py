@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from twinchat.suggest import Sampling
 
-BACKENDS = ("hf", "ct2", "ort")
+BACKENDS = ("hf", "hf-int8", "ct2", "ort")
 
 
 @dataclass(frozen=True)
