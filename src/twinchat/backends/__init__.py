@@ -102,6 +102,26 @@ class Speller:
         return self._cache[rest]
 
 
+class Watch:
+    """What a decoding loop watches as a row grows: the text of its tokens, needed only to heal
+    a typed tail or to see a stop; and whether the row's last line starts another message."""
+
+    def __init__(self, prompt: Prompt, speller: Speller | None, stops: Sequence[str]):
+        self.speller = speller if prompt.tail or stops else None
+        self.stops = frozenset(stops) if speller is not None else frozenset()
+        self.lengths = sorted({len(stop) for stop in self.stops})
+
+    def text(self, token: int) -> str:
+        """The token's text, or nothing when nothing is watched."""
+        return self.speller.spelled([token]) if self.speller is not None else ""
+
+    def stopped(self, text: str) -> bool:
+        """Whether the last line of `text` starts another message (stops begin with a line
+        break; a chat of hundreds of people has hundreds of them)."""
+        line = text.rfind("\n")
+        return line >= 0 and any(text[line : line + n] in self.stops for n in self.lengths)
+
+
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many tokens `a` and `b` share from the start."""
     length = 0

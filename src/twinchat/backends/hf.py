@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Draw, Prompt, Speller, common_prefix
+from twinchat.backends import Draw, Prompt, Speller, Watch, common_prefix
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
 if TYPE_CHECKING:
@@ -244,9 +244,8 @@ class _Decoding:
         self.count = count
         self.greedy = greedy
         self.settings = settings
-        self.speller = speller if prompt.tail or stops else None
-        self.stops = frozenset(stops) if speller is not None else frozenset()
-        self.lengths = sorted({len(stop) for stop in self.stops})
+        self.watch = Watch(prompt, speller, stops)
+        self.speller = self.watch.speller
 
     def run(self) -> list[Draw]:
         backend, rows = self.backend, self.count
@@ -265,9 +264,8 @@ class _Decoding:
             for place, (row, token, logp) in enumerate(zip(active, tokens, picked, strict=True)):
                 ids[row].append(token)
                 logprobs[row] += logp
-                if self.speller is not None:
-                    texts[row] += self.speller.spelled([token])
-                if token != backend.end and not self._stopped(texts[row]):
+                texts[row] += self.watch.text(token)
+                if token != backend.end and not self.watch.stopped(texts[row]):
                     going.append(place)
             if not going or step + 1 == self.settings.max_new_tokens:
                 break
@@ -311,12 +309,6 @@ class _Decoding:
             if len(text) >= len(tail):
                 continue
             _restrict(scores[row], self.speller.allowed(tail[len(text) :]))
-
-    def _stopped(self, text: str) -> bool:
-        """Whether the last line of `text` starts another message (stops begin with a line
-        break; a chat of hundreds of people has hundreds of them)."""
-        line = text.rfind("\n")
-        return line >= 0 and any(text[line : line + n] in self.stops for n in self.lengths)
 
 
 @dataclass

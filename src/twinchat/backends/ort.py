@@ -26,6 +26,7 @@ from twinchat.backends import (
     Draw,
     Prompt,
     Speller,
+    Watch,
     common_prefix,
     cores,
     log_softmax,
@@ -294,9 +295,8 @@ class _Drawing:
         self.prompt = prompt
         self.head = head
         self.settings = settings
-        self.speller = speller if prompt.tail or stops else None
-        self.stops = frozenset(stops) if speller is not None else frozenset()
-        self.lengths = sorted({len(stop) for stop in self.stops})
+        self.watch = Watch(prompt, speller, stops)
+        self.speller = self.watch.speller
 
     def row(self, session: Session, greedy: bool) -> Draw | None:
         """One row, greedy or sampled; None when no token spells the typed tail."""
@@ -313,7 +313,7 @@ class _Drawing:
                 token = sample(scores, self.settings, self.backend.top_k, self.backend._random)
             ids.append(token)
             total += float(logp[token])
-            text += self._text(token)
+            text += self.watch.text(token)
             if self._ends(token, text) or step + 1 == self.settings.max_new_tokens:
                 break
             logp = session.step(token)
@@ -338,7 +338,7 @@ class _Drawing:
                         [*beam.ids, t],
                         beam.ranked + float(scores[t]),
                         beam.logprob + float(logp[t]),
-                        beam.text + self._text(t),
+                        beam.text + self.watch.text(t),
                     )
                     for t in best
                 ]
@@ -370,16 +370,9 @@ class _Drawing:
             return masked
         return scores
 
-    def _text(self, token: int) -> str:
-        return self.speller.spelled([token]) if self.speller is not None else ""
-
     def _ends(self, token: int, text: str) -> bool:
-        """The end token, or a last line that starts another message (stops begin with a line
-        break)."""
-        if token == self.backend.end:
-            return True
-        line = text.rfind("\n")
-        return line >= 0 and any(text[line : line + n] in self.stops for n in self.lengths)
+        """The end token, or a last line that starts another message."""
+        return token == self.backend.end or self.watch.stopped(text)
 
 
 class _Beam:
