@@ -113,6 +113,33 @@ def test_a_keystroke_reads_only_its_new_tokens(llama):
         previous = head
 
 
+def test_a_t5_keystroke_reads_only_the_reply_tokens_it_changed(t5):
+    """A seq2seq model keeps its encoding of the conversation and its decoder's reading of the
+    reply start: a keystroke reads neither again, only the typed tokens that changed."""
+    backend = t5.backend
+    backend.cache.clear()
+    t5.complete(CONTEXT, "Sam", "p")
+    previous = prompt_for(t5, "p").forced
+    for typed in ["pe", "perf", "perfect", "perfect,", "perfect, se"]:
+        forced, cold = prompt_for(t5, typed).forced, t5_cold(t5, typed)
+        before, read = backend.decoded, backend.prefilled
+        assert t5.complete(CONTEXT, "Sam", typed) == cold
+        new = len(forced) - common(previous, forced)
+        assert backend.decoded - before == max(new, 1)
+        assert backend.prefilled == read
+        previous = forced
+
+
+def t5_cold(t5: Suggester, typed: str) -> str:
+    """The completion with nothing kept."""
+    kept = t5.backend.cache
+    t5.backend.cache = PromptCache()
+    try:
+        return t5.complete(CONTEXT, "Sam", typed)
+    finally:
+        t5.backend.cache = kept
+
+
 def test_a_new_message_reads_only_that_message(llama):
     """The group chat and the bot: the conversation grows, the cache grows with it."""
     llama.backend.cache.clear()

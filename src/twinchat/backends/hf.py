@@ -5,8 +5,9 @@ A conversation is read once. Its cache is copied to every row that samples, each
 is the log-probability the model gave its tokens while drawing them, and finished rows leave the
 batch. Read prompts are kept (`PromptCache`): a keystroke of typeahead, the next message of a
 group chat or the scoring of a drawn reply re-reads only what follows the longest prefix already
-read. A seq2seq model keeps its encoding of the conversation the same way; its decoder start
-(the speaker's name and what was typed) is a few tokens and is read again.
+read. A seq2seq model keeps its encoding of the conversation the same way, and its decoder's
+reading of the reply start (the speaker's name and what was typed) under both, so that a
+keystroke reads the few tokens it changed.
 
 Beam search (`greedy` with several beams) stays with transformers' `generate`, scored by one
 teacher-forced pass.
@@ -54,6 +55,8 @@ class HFBackend:
         self.repetition_penalty = float(getattr(generation, "repetition_penalty", None) or 1.0)
         self.prefilled = 0
         """Prompt tokens the model has read, all calls together (tests count re-reading)."""
+        self.decoded = 0
+        """Reply-start tokens a seq2seq decoder has read, all calls together."""
 
     def seed(self, seed: int) -> None:
         import torch
@@ -119,7 +122,6 @@ class HFBackend:
 
     def _read_seq2seq(self, prompt: Prompt) -> _State:
         import torch
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
         kept = self.cache.get(("encoder",), prompt.context)
         if kept is not None:
@@ -130,11 +132,18 @@ class HFBackend:
             self.prefilled += ids.shape[1]
             # every position of an encoding sees the whole conversation: kept for it alone
             self.cache.put(("encoder",), prompt.context, (hidden,), extends=False)
-        start = self.model.config.decoder_start_token_id
-        head = torch.tensor([[start, *prompt.forced]])
-        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        state = _State(self.model, cache, None, hidden)
-        state.logits = state.forward(head)[:, -1]
+        head = [self.model.config.decoder_start_token_id, *prompt.forced]
+        # The decoder's reading of the reply start is kept under the conversation and the start
+        # together: a keystroke reads only the tokens its typing changed.
+        key = [*prompt.context, _APART, *head]
+        decoded, reused = self.cache.longest(("decoder",), key)
+        reused = min(reused - len(prompt.context) - 1, len(head) - 1)
+        state = _State(self.model, _decoder_cache(decoded, reused), None, hidden)
+        state.logits = state.forward(torch.tensor([head[max(reused, 0) :]]))[:, -1]
+        self.decoded += len(head) - max(reused, 0)
+        cache = state.cache
+        tensors = _tensors_of(cache.self_attention_cache), _tensors_of(cache.cross_attention_cache)
+        self.cache.put(("decoder",), key, None if None in tensors else tensors)
         return state
 
     def _beams(
@@ -400,6 +409,23 @@ def _tensors_of(cache: Any) -> tuple[Any, ...] | None:
     if not layers or any(type(layer) is not DynamicLayer for layer in layers):
         return None
     return tuple((layer.keys, layer.values) for layer in layers)
+
+
+_APART = -1
+"""Between a conversation and a reply start in a kept decoder's key: no token id."""
+
+
+def _decoder_cache(kept: Any, length: int) -> Any:
+    """A seq2seq decoder's cache: the first `length` positions of a kept reading of the reply
+    start, with its keys and values of the conversation (copies: kept tensors are never written
+    to); empty unless the reading kept is of this conversation."""
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    if kept is None or length <= 0:
+        return EncoderDecoderCache(DynamicCache(), DynamicCache())
+    own, cross = kept
+    own = DynamicCache([(k[:, :, :length], v[:, :, :length]) for k, v in own])
+    return EncoderDecoderCache(own, DynamicCache(list(cross)))
 
 
 def _cache_of(model: Any, kept: Any, length: int) -> Any:
