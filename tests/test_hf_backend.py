@@ -93,6 +93,63 @@ def test_draw_scores_are_the_teacher_forced_scores(suggester, typed):
     assert order == sorted(range(6), key=lambda i: -forced[i])
 
 
+MANY = [(CONTEXT, ""), (CONTEXT[:1], "perfect, se"), (CONTEXT[:2], "p"), (CONTEXT, "ok then")]
+"""Conversations of different lengths, with and without a typed tail to heal."""
+
+
+def test_prompts_drawn_together_give_each_its_own_greedy_ids(suggester):
+    """Prompts padded into one batch draw what each draws alone (`twinchat eval`'s batches)."""
+    from twinchat.backends import Job
+
+    prompts = [prompt_for(suggester, typed, messages) for messages, typed in MANY]
+    settings = Sampling(max_new_tokens=10)
+    speller = suggester.speller()
+    alone = [suggester.backend.generate(p, 1, True, settings, speller)[0].ids for p in prompts]
+    jobs = [Job(p, 1) for p in prompts]
+    together = suggester.backend.generate_many(jobs, True, settings, speller)
+    assert [draws[0].ids for draws in together] == alone
+    for prompt, draws in zip(prompts, together, strict=True):
+        assert suggester._decode(draws[0].ids).startswith(prompt.tail)
+
+
+def test_draws_of_prompts_read_together_keep_their_teacher_forced_scores(suggester):
+    from twinchat.backends import Job
+
+    prompts = [prompt_for(suggester, typed, messages) for messages, typed in MANY]
+    suggester.backend.seed(2)
+    settings = Sampling(temperature=1.5, max_new_tokens=8)
+    jobs = [Job(p, 3) for p in prompts]
+    together = suggester.backend.generate_many(jobs, False, settings, suggester.speller())
+    assert [len(draws) for draws in together] == [3] * len(prompts)
+    for prompt, draws in zip(prompts, together, strict=True):
+        forced = [teacher_forced(suggester, prompt, d.ids) for d in draws]
+        assert [d.score for d in draws] == pytest.approx(forced, abs=1e-3)
+
+
+def test_suggest_many_curates_each_conversation_as_suggest_does(suggester):
+    from twinchat.suggest import Request
+
+    requests = [Request(messages, "Sam", typed) for messages, typed in MANY]
+    greedy = suggester.suggest_many(requests, n=1, greedy=True, max_new_tokens=10)
+    alone = [
+        suggester.suggest(
+            r.messages, as_="Sam", prefix=r.prefix, n=1, greedy=True, max_new_tokens=10
+        )
+        for r in requests
+    ]
+    assert [[c.text for c in cs] for cs in greedy] == [[c.text for c in cs] for cs in alone]
+    scores = [c.score for cs in greedy for c in cs]
+    assert scores == pytest.approx([c.score for cs in alone for c in cs], abs=1e-4)
+    sampled = suggester.suggest_many(requests, n=3, seed=0, temperature=1.5, max_new_tokens=10)
+    assert len(sampled) == len(requests)
+    for request, candidates in zip(requests, sampled, strict=True):
+        assert len({c.text for c in candidates}) == len(candidates) <= 3
+        assert all(
+            c.speaker == "Sam" and c.text.startswith(request.prefix.strip()) for c in candidates
+        )
+        assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
+
+
 def test_a_keystroke_reads_only_its_new_tokens(llama):
     """Typeahead: the conversation is read once; each keystroke reads what follows the longest
     prefix already read (the typed text from where it changed)."""

@@ -165,6 +165,33 @@ class Suggester:
             self.backend.seed(seed)
         return self._candidates(messages, as_, prefix, n, greedy, settings)
 
+    def suggest_many(
+        self,
+        requests: Sequence[Request],
+        n: int = 5,
+        greedy: bool = False,
+        seed: int | None = None,
+        **sampling: Any,
+    ) -> list[list[Candidate]]:
+        """`suggest` for several conversations at once: each round of draws is one batch over
+        every conversation still short of `n` candidates, where the backend batches
+        (transformers); one after the other otherwise. Candidates are not those of separate
+        calls with the same seed: the rows share one random stream.
+
+        Raises:
+            TwinchatError: as `suggest`.
+        """
+        if n < 1:
+            raise TwinchatError("-n must be at least 1")
+        for request in requests:
+            self._check_speaker(request.as_)
+        settings = replace(self.sampling, **sampling)
+        if seed is not None:
+            self.backend.seed(seed)
+        picks = [_Picking(self, r.messages, r.as_, r.prefix) for r in requests]
+        self._draw(picks, n, greedy, settings)
+        return [pick.best(n) for pick in picks]
+
     def _candidates(
         self,
         messages: Sequence[Turn],
@@ -174,26 +201,26 @@ class Suggester:
         greedy: bool,
         settings: Sampling,
     ) -> list[Candidate]:
-        prompt = self._prompt(messages, self.format.reply_prefix(as_, prefix), prefix)
-        kept: dict[str, Candidate] = {}
-        names = {t.sender for t in messages} | set(self.speakers)
-        turn = _next_turn(names, self.format)
-        stops = [f"\n{name}{self.format.speaker_separator.rstrip()}" for name in sorted(names)]
+        pick = _Picking(self, messages, as_, prefix)
+        self._draw([pick], n, greedy, settings)
+        return pick.best(n)
+
+    def _draw(self, picks: list[_Picking], n: int, greedy: bool, settings: Sampling) -> None:
+        """Rounds of draws, curated, until each pick has `n` candidates or the rounds run out."""
+        from twinchat.backends import Job, draw_many
+
         for _ in range(1 if greedy else settings.rounds):
-            count = n if greedy else math.ceil((n - len(kept)) * (1 + settings.overdraw))
-            draws = self.backend.generate(prompt, count, greedy, settings, self.speller(), stops)
-            for draw in draws:
-                candidate = self._candidate(prompt, draw.ids, draw.score, as_, settings)
-                if candidate is not None and turn is not None:
-                    candidate = replace(candidate, text=turn.split(candidate.text)[0].rstrip())
-                if candidate is None or not _acceptable(candidate.text, messages, prefix):
-                    continue
-                key = _normalized(candidate.text)
-                if key not in kept or kept[key].score < candidate.score:
-                    kept[key] = candidate
-            if len(kept) >= n:
+            short = [pick for pick in picks if len(pick.kept) < n]
+            if not short:
                 break
-        return sorted(kept.values(), key=lambda c: -c.score)[:n]
+            counts = [
+                n if greedy else math.ceil((n - len(pick.kept)) * (1 + settings.overdraw))
+                for pick in short
+            ]
+            jobs = [Job(p.prompt, c, p.stops) for p, c in zip(short, counts, strict=True)]
+            drawn = draw_many(self.backend, jobs, greedy, settings, self.speller())
+            for pick, draws in zip(short, drawn, strict=True):
+                pick.take(draws, settings)
 
     def complete(
         self, messages: Sequence[Turn], as_: str | None, typed: str, max_new_tokens: int = 8
@@ -327,6 +354,49 @@ class Suggester:
         if self._speller is None:
             self._speller = Speller(self.token_texts, self._token_text)
         return self._speller
+
+
+@dataclass(frozen=True)
+class Request:
+    """One conversation of `Suggester.suggest_many`: whose reply, and what was typed."""
+
+    messages: Sequence[Turn]
+    as_: str | None = None
+    prefix: str = ""
+
+
+class _Picking:
+    """One conversation's candidates as they are drawn: its prompt, where a message ends, and
+    the curated candidates kept so far by their normalized text."""
+
+    def __init__(
+        self, suggester: Suggester, messages: Sequence[Turn], as_: str | None, prefix: str
+    ):
+        self.suggester = suggester
+        self.messages, self.as_, self.prefix = messages, as_, prefix
+        chat_format = suggester.format
+        self.prompt = suggester._prompt(messages, chat_format.reply_prefix(as_, prefix), prefix)
+        names = {t.sender for t in messages} | set(suggester.speakers)
+        self.turn = _next_turn(names, chat_format)
+        separator = chat_format.speaker_separator.rstrip()
+        self.stops = tuple(f"\n{name}{separator}" for name in sorted(names))
+        self.kept: dict[str, Candidate] = {}
+
+    def take(self, draws: Sequence[Any], settings: Sampling) -> None:
+        for draw in draws:
+            candidate = self.suggester._candidate(
+                self.prompt, draw.ids, draw.score, self.as_, settings
+            )
+            if candidate is not None and self.turn is not None:
+                candidate = replace(candidate, text=self.turn.split(candidate.text)[0].rstrip())
+            if candidate is None or not _acceptable(candidate.text, self.messages, self.prefix):
+                continue
+            key = _normalized(candidate.text)
+            if key not in self.kept or self.kept[key].score < candidate.score:
+                self.kept[key] = candidate
+
+    def best(self, n: int) -> list[Candidate]:
+        return sorted(self.kept.values(), key=lambda c: -c.score)[:n]
 
 
 def _exported(

@@ -51,6 +51,26 @@ class Prompt:
     """Typed text the first generated tokens must spell."""
 
 
+@dataclass(frozen=True)
+class Job:
+    """Draws asked of one prompt, in a batch of several prompts (`draw_many`)."""
+
+    prompt: Prompt
+    count: int
+    stops: tuple[str, ...] = ()
+
+
+def draw_many(
+    backend: Backend, jobs: Sequence[Job], greedy: bool, settings: Sampling, speller: Speller | None
+) -> list[list[Draw]]:
+    """Each job's draws: in one batch where the backend batches prompts (`generate_many`),
+    otherwise one prompt after the other."""
+    many = getattr(backend, "generate_many", None)
+    if many is not None and len(jobs) > 1:
+        return many(jobs, greedy, settings, speller)
+    return [backend.generate(j.prompt, j.count, greedy, settings, speller, j.stops) for j in jobs]
+
+
 class Speller:
     """Which tokens may come next while the generated text has not yet spelled the typed tail;
     and the text of drawn tokens (where a message ends).
@@ -213,3 +233,6 @@ class Backend(Protocol):
     def seed(self, seed: int) -> None:
         """Make the sampling that follows repeatable."""
         ...
+
+    # A backend that can draw for several prompts in one batch also has
+    # `generate_many(jobs, greedy, settings, speller) -> list[list[Draw]]` (see `draw_many`).

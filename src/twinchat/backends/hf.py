@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinchat.backends import Draw, Prompt, Speller, Watch, common_prefix
+from twinchat.backends import Draw, Job, Prompt, Speller, Watch, common_prefix
 from twinchat.formats import SEQ2SEQ, ChatFormat
 
 if TYPE_CHECKING:
@@ -74,10 +74,23 @@ class HFBackend:
     ) -> list[Draw]:
         if greedy and count > 1:
             return self._beams(prompt, count, settings, speller)
+        (draws,) = self.generate_many([Job(prompt, count, tuple(stops))], greedy, settings, speller)
+        return draws
+
+    def generate_many(
+        self, jobs: Sequence[Job], greedy: bool, settings: Sampling, speller: Speller | None
+    ) -> list[list[Draw]]:
+        """Every job's draws in one batch: their prompts read together (padded), every row
+        drawn in the same steps. Beams (greedy with several rows) go one job at a time."""
+        if greedy and any(job.count > 1 for job in jobs):
+            return [
+                self.generate(job.prompt, job.count, True, settings, speller, job.stops)
+                for job in jobs
+            ]
         import torch
 
         with torch.inference_mode():
-            return _Decoding(self, prompt, count, greedy, settings, speller, stops).run()
+            return _Decoding(self, jobs, greedy, settings, speller).run()
 
     def score(self, prompt: Prompt, sequences: list[list[int]]) -> list[float]:
         import torch
@@ -105,6 +118,39 @@ class HFBackend:
         if self.seq2seq:
             return self._read_seq2seq(prompt)
         return self._read_causal(prompt.context + prompt.forced or [self.end])
+
+    def _read_many(self, prompts: Sequence[Prompt]) -> _State:
+        """The model after each prompt, a row each. One prompt is read through the kept cache;
+        several are read together, padded on the left (the decoder's side) and masked."""
+        if len(prompts) == 1:
+            return self._read(prompts[0])
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        pad = self.tokenizer.pad_token_id or 0  # any id: padding is masked
+        if self.seq2seq:
+            start = self.model.config.decoder_start_token_id
+            heads = [[start, *p.forced] for p in prompts]
+        else:
+            heads = [p.context + p.forced or [self.end] for p in prompts]
+        ids, mask = _padded(heads, pad, left=True)
+        if not self.seq2seq:
+            cache = DynamicCache(config=self.model.config)
+            output = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=_positions(mask), cache=cache,
+                use_cache=True, logits_to_keep=1,
+            )  # fmt: skip
+            self.prefilled += int(mask.sum())
+            return _State(self.model, output.cache, output.logits[:, -1], None, mask)
+        sources, encoded = _padded([p.context for p in prompts], pad)
+        encoder = self.model.get_encoder()
+        hidden = encoder(input_ids=sources, attention_mask=encoded).last_hidden_state
+        self.prefilled += int(encoded.sum())
+        self.decoded += int(mask.sum())
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        empty = mask[:, :0]
+        state = _State(self.model, cache, None, hidden, empty, encoded)
+        state.logits = state.forward(ids, mask)[:, -1]
+        return state
 
     def _read_causal(self, head: list[int]) -> _State:
         import torch
@@ -195,19 +241,44 @@ class HFBackend:
 
 
 class _State:
-    """A model part-way through a prompt: its cache (`rows` rows) and next-token logits."""
+    """A model part-way through its rows' prompts: its cache and next-token logits."""
 
-    def __init__(self, model: Any, cache: Any, logits: Any, hidden: Any):
+    def __init__(
+        self,
+        model: Any,
+        cache: Any,
+        logits: Any,
+        hidden: Any,
+        mask: torch.Tensor | None = None,
+        encoded: torch.Tensor | None = None,
+    ):
         self.model = model
         self.cache = cache
         self.logits = logits
         self.hidden = hidden
-        """A seq2seq model's encoding of the conversation (one row)."""
+        """A seq2seq model's encoding of the conversation: one row, or one a row."""
+        self.mask = mask
+        """Which positions read so far are real, a row each; None when no row is padded."""
+        self.encoded = encoded
+        """Which positions of `hidden` are real, when several conversations were padded."""
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Logits after each of `ids` (one column a token), the cache extended by them."""
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits after each of `ids` (one column a token), the cache extended by them; `mask`
+        says which of them are real when `ids` are padded."""
+        import torch
+
+        options: dict[str, Any] = {}
+        if self.mask is not None:
+            new = torch.ones_like(ids) if mask is None else mask
+            # a padded row's positions count its real tokens only
+            positions = self.mask.sum(-1, keepdim=True) + new.cumsum(-1) - 1
+            self.mask = torch.cat([self.mask, new], dim=-1)
+            if self.hidden is None:
+                options = {"attention_mask": self.mask, "position_ids": positions.clamp(min=0)}
+            else:
+                options = {"decoder_attention_mask": self.mask, "attention_mask": self.encoded}
         if self.hidden is None:
-            output = self.model(input_ids=ids, cache=self.cache, use_cache=True)
+            output = self.model(input_ids=ids, cache=self.cache, use_cache=True, **options)
         else:
             from transformers.modeling_outputs import BaseModelOutput
 
@@ -217,6 +288,7 @@ class _State:
                 decoder_input_ids=ids,
                 cache=self.cache,
                 use_cache=True,
+                **options,
             )
         self.cache = output.cache
         return output.logits
@@ -227,54 +299,62 @@ class _State:
             self.logits = self.logits.expand(rows, -1)
 
     def keep(self, rows: list[int]) -> None:
+        """Only these rows go on, in this order (a row may be taken several times)."""
         import torch
 
         index = torch.tensor(rows)
         self.cache.batch_select_indices(index)
         self.logits = self.logits[index]
+        for name in ("mask", "encoded"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name)[index])
+        if self.hidden is not None and self.hidden.shape[0] > 1:
+            self.hidden = self.hidden[index]
 
 
 class _Decoding:
-    """`count` rows drawn together from one reading of the prompt; a row leaves the batch at
-    the end token or at one of `stops`."""
+    """Every job's rows drawn together, each job's prompt read once; a row leaves the batch at
+    the end token or at one of its job's stops."""
 
     def __init__(
         self,
         backend: HFBackend,
-        prompt: Prompt,
-        count: int,
+        jobs: Sequence[Job],
         greedy: bool,
         settings: Sampling,
         speller: Speller | None,
-        stops: Sequence[str],
     ):
         self.backend = backend
-        self.prompt = prompt
-        self.count = count
+        self.jobs = list(jobs)
         self.greedy = greedy
         self.settings = settings
-        self.watch = Watch(prompt, speller, stops)
-        self.speller = self.watch.speller
+        self.watches = [Watch(job.prompt, speller, job.stops) for job in self.jobs]
+        self.owner = [j for j, job in enumerate(self.jobs) for _ in range(job.count)]
+        """Each row's job."""
 
-    def run(self) -> list[Draw]:
-        backend, rows = self.backend, self.count
-        state = backend._read(self.prompt)
-        state.expand(rows)
+    def run(self) -> list[list[Draw]]:
+        backend, rows = self.backend, len(self.owner)
+        state = backend._read_many([job.prompt for job in self.jobs])
+        if len(self.jobs) == 1:
+            state.expand(rows)
+        else:
+            state.keep(self.owner)
         ids: list[list[int]] = [[] for _ in range(rows)]
         logprobs = [0.0] * rows
         texts = [""] * rows
         active = list(range(rows))
         for step in range(self.settings.max_new_tokens):
             raw = state.logits.float().log_softmax(-1)
-            chosen = self._choose(raw, [ids[r] for r in active], [texts[r] for r in active])
+            chosen = self._choose(raw, active, ids, texts)
             picked = raw.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
             going = []
             tokens = chosen.tolist()
             for place, (row, token, logp) in enumerate(zip(active, tokens, picked, strict=True)):
+                watch = self.watches[self.owner[row]]
                 ids[row].append(token)
                 logprobs[row] += logp
-                texts[row] += self.watch.text(token)
-                if token != backend.end and not self.watch.stopped(texts[row]):
+                texts[row] += watch.text(token)
+                if token != backend.end and not watch.stopped(texts[row]):
                     going.append(place)
             if not going or step + 1 == self.settings.max_new_tokens:
                 break
@@ -283,21 +363,28 @@ class _Decoding:
                 chosen = chosen[going]
                 active = [active[place] for place in going]
             state.logits = state.forward(chosen.unsqueeze(-1))[:, -1]
-        return [Draw(row_ids, logp) for row_ids, logp in zip(ids, logprobs, strict=True)]
+        draws = [Draw(row_ids, logp) for row_ids, logp in zip(ids, logprobs, strict=True)]
+        by_job: list[list[Draw]] = [[] for _ in self.jobs]
+        for draw, job in zip(draws, self.owner, strict=True):
+            by_job[job].append(draw)
+        return by_job
 
-    def _choose(self, raw: torch.Tensor, ids: list[list[int]], texts: list[str]) -> torch.Tensor:
-        """The next token of each row: the likeliest, or a draw as transformers samples
+    def _choose(
+        self, raw: torch.Tensor, active: list[int], ids: list[list[int]], texts: list[str]
+    ) -> torch.Tensor:
+        """The next token of each active row: the likeliest, or a draw as transformers samples
         (repetition penalty, temperature, top-k, top-p), among tokens that spell the tail."""
         import torch
 
         scores = raw.clone()
-        self._spell(scores, texts)
+        self._spell(scores, active, texts)
         penalty = self.backend.repetition_penalty
         if penalty != 1.0:
-            for row, row_ids in enumerate(ids):
-                seen = torch.tensor(sorted(set(self.prompt.context + self.prompt.forced + row_ids)))
-                values = scores[row, seen]
-                scores[row, seen] = torch.where(values < 0, values * penalty, values / penalty)
+            for place, row in enumerate(active):
+                prompt = self.jobs[self.owner[row]].prompt
+                seen = torch.tensor(sorted(set(prompt.context + prompt.forced + ids[row])))
+                values = scores[place, seen]
+                scores[place, seen] = torch.where(values < 0, values * penalty, values / penalty)
         if self.greedy:
             return scores.argmax(-1)
         scores = scores / self.settings.temperature
@@ -309,15 +396,13 @@ class _Decoding:
         picks = torch.multinomial(probs, 1).squeeze(-1)
         return order.gather(-1, picks.unsqueeze(-1)).squeeze(-1)
 
-    def _spell(self, scores: torch.Tensor, texts: list[str]) -> None:
+    def _spell(self, scores: torch.Tensor, active: list[int], texts: list[str]) -> None:
         """Only tokens that go on spelling the typed tail, for rows that have not spelled it."""
-        tail = self.prompt.tail
-        if not tail or self.speller is None:
-            return
-        for row, text in enumerate(texts):
-            if len(text) >= len(tail):
-                continue
-            _restrict(scores[row], self.speller.allowed(tail[len(text) :]))
+        for place, row in enumerate(active):
+            job = self.owner[row]
+            tail, speller = self.jobs[job].prompt.tail, self.watches[job].speller
+            if tail and speller is not None and len(texts[row]) < len(tail):
+                _restrict(scores[place], speller.allowed(tail[len(texts[row]) :]))
 
 
 @dataclass
@@ -409,6 +494,26 @@ def _tensors_of(cache: Any) -> tuple[Any, ...] | None:
     if not layers or any(type(layer) is not DynamicLayer for layer in layers):
         return None
     return tuple((layer.keys, layer.values) for layer in layers)
+
+
+def _padded(rows: list[list[int]], pad: int, left: bool = False) -> tuple[Any, Any]:
+    """Rows of ids padded to one width, and the mask of their real positions."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    fill = [[pad] * (width - len(row)) for row in rows]
+    ones = [[1] * len(row) for row in rows]
+    zeros = [[0] * (width - len(row)) for row in rows]
+    if left:
+        pairs = [(f + r, z + o) for f, r, z, o in zip(fill, rows, zeros, ones, strict=True)]
+    else:
+        pairs = [(r + f, o + z) for f, r, z, o in zip(fill, rows, zeros, ones, strict=True)]
+    return torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+
+
+def _positions(mask: Any) -> Any:
+    """Each token's position among its row's real tokens (left padding sits at 0)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 _APART = -1
