@@ -246,3 +246,27 @@ def test_tally_figures_and_intervals_worked_by_hand():
 
 def test_typeahead_examples_are_counted_within_each_chat():
     assert _positions(["a", "a", "b", "a", "b"]) == [0, 1, 0, 2, 1]
+
+
+def test_eval_on_hf_int8_quantizes_the_run_and_its_base_alike(run, data, tmp_path, monkeypatch):
+    """`--backend hf-int8`: both models quantized as they load, drawn in batches; the run
+    still knows its chat."""
+    from twinchat import evaluation
+    from twinchat.suggest import Suggester
+
+    loaded = []
+    for name in ("load", "from_model"):
+        original = getattr(Suggester, name).__func__
+
+        def spy(cls, *args, _original=original, **kwargs):
+            suggester = _original(cls, *args, **kwargs)
+            loaded.append(suggester.backend.name)
+            return suggester
+
+        monkeypatch.setattr(Suggester, name, classmethod(spy))
+    monkeypatch.setattr(evaluation, "BATCH", 3)
+    options = EvalOptions(samples=4, candidates=2, typeahead=1, compare=["base"], backend="hf-int8")
+    metrics = evaluate(run, data, tmp_path / "report", options).metrics
+    assert loaded == ["hf-int8", "hf-int8"]
+    assert metrics["run"]["reply_loss"] < metrics["base"]["reply_loss"]
+    assert metrics["run"]["rouge_l_best"] > 0.5

@@ -595,6 +595,13 @@ def eval_(
         int, typer.Option(help="Training replies a person needs to be in the style figures.")
     ] = 20,
     seed: Annotated[int, typer.Option(help="Random seed (sampling and intervals).")] = 0,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="The engine of the run and of the untuned base: the folder's own, or hf-int8 "
+            "(a run's weights in int8 as they load; batched, the quickest on a CPU)."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
 ) -> None:
     """Held-out metrics of a run against baselines; report.html, blind.html, metrics.json.
@@ -607,7 +614,7 @@ def eval_(
 
     options = EvalOptions(
         compare=compare or BASELINES, samples=samples, candidates=candidates,
-        typeahead=typeahead, seed=seed, min_replies=min_replies, force=force,
+        typeahead=typeahead, seed=seed, min_replies=min_replies, backend=backend, force=force,
     )  # fmt: skip
     result = evaluate(run, data, output, options, console=err)
     title = f"held-out metrics · {output}/report.html"

@@ -55,6 +55,9 @@ class EvalOptions:
     """Seeds the candidates' sampling and the bootstrap resamples."""
     min_replies: int = MIN_REPLIES
     """Training replies a person needs to be in the style figures."""
+    backend: str | None = None
+    """The engine of the run and its base: the folder's own, or `hf-int8` for a run's weights
+    quantized as they load (batched on a CPU, the quickest evaluation of a run)."""
     force: bool = False
 
 
@@ -136,7 +139,8 @@ def evaluate(
         held += [(chat, example) for example in found]
     train = [e for folder in folders for e in _examples(folder / "train.jsonl", "train")]
     with tempfile.TemporaryDirectory(prefix="twinchat-eval-") as scratch:
-        models = _models(run, train, options.compare, console, Path(scratch))
+        scratch_folder = Path(scratch)
+        models = _models(run, train, options.compare, console, scratch_folder, options.backend)
         return _evaluate(run, folders, out, models, held, train, options, console)
 
 
@@ -361,12 +365,17 @@ def _spread(examples: list[Example], count: int) -> list[Example]:
 
 
 def _models(
-    run: Path, train: list[Example], compare: Sequence[str], console: Console, scratch: Path
+    run: Path,
+    train: list[Example],
+    compare: Sequence[str],
+    console: Console,
+    scratch: Path,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     from twinchat.baselines import Frequent, Retrieval
     from twinchat.suggest import Suggester
 
-    tuned = Suggester.load(run)
+    tuned = Suggester.load(run, backend=backend)
     models: dict[str, Any] = {run.name or "run": tuned}
     for name in compare:
         if name == "base":
@@ -376,7 +385,7 @@ def _models(
         elif Path(name).is_dir():
             other = Path(name)
             label = other.name if other.name not in models else str(other)
-            models[label] = Suggester.load(other)
+            models[label] = Suggester.load(other, backend=backend)
         else:
             raise TwinchatError(
                 f"cannot compare with '{name}': give base, retrieval, frequent or a run folder"
@@ -399,7 +408,7 @@ def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
     engine = tuned.backend.name
     if engine != "ort":  # CTranslate2's T5 would lack the newline token training adds
         console.print(f"loading the untuned base model {base}", highlight=False)
-        return Suggester.from_model(base)
+        return Suggester.from_model(base, backend="hf-int8" if engine == "hf-int8" else "hf")
     with console.status(f"converting the untuned base model {base} for {engine}"):
         quantization = described.quantization or "int8"
         folder = export_model(base, scratch / "base", engine, quantization)

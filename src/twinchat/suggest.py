@@ -122,9 +122,10 @@ class Suggester:
         )
 
     @classmethod
-    def from_model(cls, spec: str, export: Path | None = None) -> Suggester:
+    def from_model(cls, spec: str, export: Path | None = None, backend: str = "hf") -> Suggester:
         """An untuned model, rendered with the format its family would be trained with; run by
-        transformers, or from its `export_model` folder by that engine."""
+        transformers (`backend` hf, or hf-int8 quantized as it loads), or from its
+        `export_model` folder by that engine."""
         from twinchat.models import family_of, load_config, load_model, load_tokenizer
 
         family = family_of(load_config(spec))
@@ -136,9 +137,12 @@ class Suggester:
             engine = _exported(exported.backend, export, tokenizer, chat_format, exported)
             described = replace(exported, family=family, base_model=spec, format=chat_format)
         else:
-            from twinchat.backends.hf import HFBackend
+            from twinchat.backends.hf import HFBackend, quantized
 
-            engine = HFBackend(load_model(spec, family, tokenizer), tokenizer, chat_format)
+            model = load_model(spec, family, tokenizer)
+            model = quantized(model) if backend == "hf-int8" else model
+            engine = HFBackend(model, tokenizer, chat_format)
+            engine.name = backend
         return cls(engine, tokenizer, chat_format, description=described)
 
     def suggest(
