@@ -319,7 +319,7 @@ class Suggester:
         if prompt.tail and not generated.startswith(prompt.forced_text):
             return None
         speaker, reply = self.format.parse_reply(generated)
-        if as_ is not None and speaker != as_:
+        if as_ is not None and speaker != self.format.name(as_).strip():
             return None
         return Candidate(reply.strip(), as_ or speaker, score)
 
