@@ -110,3 +110,90 @@ def test_fakes_never_reuse_a_real_name():
 def test_many_names_stay_distinct():
     names = [f"Person {i}" for i in range(300)]
     assert len(set(Pseudonymizer(names).mapping.values())) == 300
+
+
+# --- Slavic inflections, diminutives and other scripts (issue 16) ---------------------------
+
+SLAVIC = ["Анна Ковальская", "Иван Петров", "Jan Kowalski", "Petr Novák", "Maria Nowak", "Олег"]
+SLAVIC_FORMS = {
+    # Russian and Ukrainian cases, the vocative, diminutives
+    "Анна Ковальская": "Анна Анны Анне Анну Анной Анною Анно Анни Анні Аннушка Аннушке Аня Ани "
+    "Аню Аней Анечка Анечку Анька Анюта Ковальская Ковальской Ковальскую Ковальскою Ковальских "
+    "Ковальский Ковальского АННА анну",
+    "Иван Петров": "Иван Ивана Ивану Иваном Иване Іван Івана Іванові Іване Ваня Вани Ване Ваню "
+    "Ванечка Ванюша Ванька Петров Петрова Петрову Петровым Петрове Петровых ИВАН ивана",
+    # Polish cases and diminutives, the adjectival surname in every gender
+    "Jan Kowalski": "Jan Jana Janowi Janem Janie Janek Janka Jankowi Jankiem Jasiu Jaś Jasiek "
+    "Kowalski Kowalskiego Kowalskiemu Kowalskim Kowalska Kowalskiej Kowalską JAN",
+    # Czech, with the wife's -ová
+    "Petr Novák": "Petr Petra Petrovi Petrem Petře Petru Péťa Novák Nováka Novákovi Novákem "
+    "Nováku Nováková Novákové Novákovou",
+    # and in the other script: a Latin name written in Cyrillic, a Cyrillic one in Latin
+    "Maria Nowak": "Maria Marii Marię Marią Mario Marysia Marysię Nowak Nowaka Nowakowi "
+    "Nowakiem Nowakowa Мария Марии Марию Марией Новак Новака",
+    "Олег": "Олег Олега Олегу Олегом Олеге Олегові Oleg Olega Olegowi",
+}
+ORDINARY = (
+    "диван ванна ванной ванну анкета аннулировать анналы панно петля олень January janitor "
+    "janky Janeiro jam annual annex marina mariachi petrol petroleum nowy nowa kowal kowalstwo "
+    "manna света свет ivy jazz"
+)
+
+
+@pytest.mark.parametrize("sender", SLAVIC_FORMS)
+def test_every_slavic_form_of_a_name_is_replaced(sender):
+    fake = Pseudonymizer(SLAVIC)
+    left = [form for form in SLAVIC_FORMS[sender].split() if fake.text(form) == form]
+    assert left == []
+
+
+def test_words_that_only_look_like_names_stay():
+    fake = Pseudonymizer(SLAVIC)
+    assert fake.text(ORDINARY) == ORDINARY
+    # short names inflect only capitalised: `tomu`, `sama`, `dana` are everyday Slavic words
+    fake = Pseudonymizer(["Tom", "Sam", "Dan"])
+    assert fake.text("tomu sama dana") == "tomu sama dana"
+    assert fake.text("Toma Samu Danem") == " ".join(fake.mapping[n] for n in ("Tom", "Sam", "Dan"))
+
+
+def test_an_inflected_name_keeps_one_fake_across_scripts():
+    fake = Pseudonymizer(["Maria Nowak", "Олег"])
+    maria, oleg = fake.mapping["Maria Nowak"].split()[0], fake.mapping["Олег"]
+    assert fake.text("Марию, Marię, Oleg, Олегу") == f"{maria}, {maria}, {oleg}, {oleg}"
+
+
+def test_a_prepared_slavic_chat_holds_no_real_name(tmp_path):
+    """`prepare --pseudonymize` over every form above: no output file keeps one."""
+    import json
+    import re
+
+    from conftest import telegram_message
+
+    from twinchat import PrepareOptions, prepare
+    from twinchat.builder import BuildOptions
+
+    messages = [
+        telegram_message(i, sender, f"{SLAVIC_FORMS[other]} {ORDINARY}", 1_700_000_000 + 60 * i)
+        for i, (sender, other) in enumerate(
+            ((s, o) for _ in range(2) for s in SLAVIC for o in SLAVIC if o != s), 1
+        )
+    ]
+    export = tmp_path / "ChatExport_Иван_Петров" / "result.json"
+    export.parent.mkdir()
+    chat = {"name": "Анна, Jan & Petr", "type": "private_group", "id": 9, "messages": messages}
+    export.write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
+    build = BuildOptions(speakers=("Анна Ковальская", "Иван Петров"))
+    prepare([export], tmp_path / "ds", PrepareOptions(build=build, pseudonymize=True, holdout=0.3))
+    forms = {w.casefold() for text in SLAVIC_FORMS.values() for w in text.split()}
+    real = re.compile(
+        r"(?<![^\W\d_])(?:"
+        + "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+        + r")(?![^\W\d_])",
+        re.I,
+    )
+    files = sorted((tmp_path / "ds").iterdir())
+    assert {p.name for p in files} >= {"messages.jsonl", "train.jsonl", "stats.json"}
+    left = {p.name: real.findall(p.read_text(encoding="utf-8")) for p in files}
+    assert left == {p.name: [] for p in files}
+    kept = (tmp_path / "ds" / "messages.jsonl").read_text(encoding="utf-8")
+    assert kept.count("диван ванна") == len(messages)  # and no ordinary word was taken

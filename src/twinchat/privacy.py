@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,28 +133,145 @@ _COMMON = """
     rob don ken guy ray dawn amber ruby summer sky chase hunter gene jean penny rich sunny lily
     iris ivy holly daisy violet olive pearl crystal angel sandy rusty brook dale glen cliff lane
     drew miles max pepper honey nick jay bud carol herb major star earl grant hale price young
-    вера надежда любовь роман лев слава роза лилия мила"""
+    вера надежда любовь роман лев слава роза лилия мила света мишка серёжка"""
 COMMON_WORDS = frozenset(_COMMON.split())
 """Given names that are also everyday words: written in lower case, they are left alone."""
 
 # Endings that names take in text. Latin: English and German genitive, diminutives (Ben →
-# Benny), Polish cases (Anna → Annę, Kowalska → Kowalskiej). Cyrillic: Russian and Ukrainian
-# cases and diminutives (Анна → Анну, Анны, Аннушка). `lower` ones are distinctive enough to
-# match in lower case; the others (Sam+e is "same") only when capitalised.
-_LATIN_LOWER = ("ie", "ey", "ę", "ą", "owi", "iej", "iego")
-_LATIN_CAPITAL = ("s", "y", "i", "a", "u", "e", "em", "ej", "ego", "im", "om", "ek", "ka")
-_CYRILLIC = (
-    "а", "я", "у", "ю", "ы", "и", "е", "ой", "ей", "ою", "ею", "ом", "ем", "ём", "ым", "ов",
-    "ин", "ина", "ину", "ины", "ке", "ку", "ки", "кой", "ка", "очка", "ечка", "очку", "ечку",
-    "очки", "ечки", "ушка", "ушку", "юша", "юшу", "уля", "улю", "ик", "ика", "ику", "енька",
-    "еньку", "онька", "ька", "ьку", "чик", "чику",
+# Benny), Polish and Czech cases (Anna → Annę, Jan → Janowi, Petr → Petrovi), adjectival
+# surnames (Kowalski → Kowalskiego, Kowalska → Kowalskiej) and wives' names (Novák →
+# Nováková, Nowak → Nowakowa). Cyrillic: Russian and Ukrainian cases (Анна → Анну, Анні,
+# Анно), diminutives (Аннушка) and adjectival surnames (Ковальская → Ковальской). `lower` ones
+# are distinctive enough to match in lower case; the others (Sam+e is "same") only when
+# capitalised, and so are all endings of names of three letters or fewer (`tomu`, `sama` and
+# `dana` are everyday Polish and Czech words).
+_LATIN_LOWER = (
+    "ie", "ey", "ę", "ą", "owi", "iem", "iej", "iego", "iemu", "ich", "imi", "ovi", "ová", "ové",
+    "ovou", "owa", "owej", "ową", "ého", "ému", "ým", "ých", "ými", "ém", "ou",
 )  # fmt: skip
-_VOWELS = set("aeiouyаяоёеиыуюэйь")
-_CYRILLIC_LETTERS = re.compile(r"[а-яё]", re.I)
+_LATIN_CAPITAL = (
+    "s", "y", "i", "a", "u", "e", "o", "em", "ej", "ego", "im", "om", "ek", "ka", "kiem",
+    "kowi", "ku", "ki", "ce", "ova", "ove", "ovi", "ich", "ym", "ych",
+)  # fmt: skip
+_CYRILLIC = (
+    "а", "я", "у", "ю", "ы", "и", "е", "о", "і", "ї", "ой", "ей", "ою", "ею", "ом", "ем", "ём",
+    "ым", "ых", "ыми", "ов", "ові", "еві", "єві", "ин", "ина", "ину", "ины", "ке", "ку", "ки",
+    "кой", "ка", "очка", "ечка", "очку", "ечку", "очки", "ечки", "ушка", "ушку", "ушке", "ушкой",
+    "юша", "юшу", "уля", "улю", "ик", "ика", "ику", "енька", "еньку", "онька", "ька", "ьку",
+    "чик", "чику",
+)  # fmt: skip
+# an adjectival surname's endings, on its stem (Ковальск-ая, Kowalsk-a, Novotn-ý): every case of
+# every gender, since a husband, wife and children are all named in the same text
+_CYRILLIC_ADJECTIVE = (
+    "ая", "яя", "ой", "ую", "ою", "ий", "ый", "ого", "ому", "им", "ым", "ом", "ие", "ые", "их",
+    "ых", "ими", "ыми", "ей", "ее", "ое", "а", "ої", "у", "ім", "і",
+)  # fmt: skip
+_LATIN_ADJECTIVE = (
+    "a", "i", "y", "e", "iej", "iego", "iemu", "im", "ich", "imi", "ą", "á", "ý", "é", "ého",
+    "ému", "ým", "ém", "ou", "ých", "ými",
+)  # fmt: skip
+# what ends an adjectival surname (Ковальская, Ковальська, Kowalski, Nováková's Novotný)
+_ADJECTIVE = re.compile(
+    r"(?:ая|яя|ий|ый|ій|ой|(?<=ськ|цьк|зьк)а)$|(?:(?<=sk|ck)[aiyáý]|(?<=n)[áý])$"
+)
+# Diminutives that no ending reaches (Иван → Ваня, Jan → Honza), by a name's skeleton; each
+# then takes the endings of its script. Only frequent names: a nickname outside this table is
+# what --alias is for. Ones that are everyday words (Asia, Серый) are left out.
+_DIMINUTIVES_BY_NAME = {
+    "Анна": "аня анечка анька анюта нюра нюша ania anka anusia aneczka anička anča",
+    "Иван": "ваня ванечка ванюша ванька іванко",
+    "Jan": "janek jasiek jaś jasio honza jeník",
+    "Мария": "маша машенька маня марийка marysia maryś marysieńka maruška",
+    "Александр": "саша сашенька саня шура",
+    "Александра": "саша сашенька шура ola oleńka",
+    "Алексей": "лёша алёша лёха",
+    "Дмитрий": "дима димочка митя",
+    "Екатерина": "катя катюша катенька",
+    "Katarzyna": "kasia kasieńka",
+    "Kateřina": "katka kája",
+    "Елена": "лена леночка",
+    "Ольга": "оля оленька",
+    "Наталья": "наташа ната natalka",
+    "Татьяна": "таня танюша",
+    "Сергей": "серёжа серёжка",
+    "Михаил": "миша мишка",
+    "Николай": "коля коленька",
+    "Владимир": "вова володя вовочка",
+    "Евгений": "женя",
+    "Евгения": "женя",
+    "Павел": "паша пашка pavlík",
+    "Юлия": "юля юленька",
+    "Ирина": "ира ирочка",
+    "Светлана": "света светик",
+    "Андрей": "андрюша",
+    "Пётр": "петя петенька péťa petřík",
+    "Piotr": "piotrek",
+    "Małgorzata": "gosia małgosia",
+    "Tomasz": "tomek",
+    "Wojciech": "wojtek",
+    "Krzysztof": "krzyś krzysiek",
+    "Józef": "józek",
+    "Josef": "pepa",
+    "Jiří": "jirka",
+    "Zofia": "zosia",
+    "Barbara": "basia",
+}
+_VOWELS = set("aeiouyаяоёеиыуюэйьáéíóúýěůąęіїє")
+_CYRILLIC_LETTERS = re.compile(r"[а-яёіїєґ]", re.I)
 _RUN = re.compile(r"((?<![\w.])@)?(\w+(?:[.\-]\w+)*)")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _OPEN_MENTIONS = frozenset({"here", "everyone", "channel", "all", "room"})
 _SEPARATORS = ("", "_", ".", "-")
+
+# How a word is looked up when its own spelling is not known: first folded (accents and the
+# Ukrainian and Belarusian letters off: `Анні` as `анни`, `Petře` as `petre`), then, capitalised
+# only, as a skeleton both scripts share (`Марию` and `Mariu` both `mariu`, `Szewczenko`,
+# `Ševčenko` and `Шевченко` all `shevchenko`), so a name written in the other script is found.
+_FOLD = str.maketrans("ёіїєґўłđø", "еииегуldo")
+_SKELETON_LETTERS = str.maketrans(
+    {
+        **dict(
+            zip("абвгдеёзийклмнопрстуфхцыэіїєґў", "abvgdeeziiklmnoprstufhcieiiegu", strict=True)
+        ),
+        **{"ж": "zh", "ч": "ch", "ш": "sh", "щ": "sh", "ю": "iu", "я": "ia", "ъ": "", "ь": ""},
+        **{"č": "ch", "š": "sh", "ž": "zh", "w": "v", "y": "i", "j": "i", "x": "ks", "q": "k"},
+    }
+)
+_SKELETON_PAIRS = (("sz", "sh"), ("cz", "ch"), ("rz", "zh"), ("kh", "h"), ("ts", "c"))
+
+
+@lru_cache(maxsize=1 << 16)  # a chat's words repeat: each is folded once
+def _fold(word: str) -> str:
+    """`word` casefolded without accents: what people type when their keyboard lacks them."""
+    word = word.casefold().translate(_FOLD)
+    if word.isascii():
+        return word
+    # й and ё are letters of their own, not и and е with a mark: keep them whole
+    decomposed = unicodedata.normalize("NFD", word.replace("й", "\0"))
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", kept).replace("\0", "й")
+
+
+@lru_cache(maxsize=1 << 16)
+def _skeleton(word: str) -> str:
+    """The Latin letters both spellings of a name share: `Мария` and `Maria` are `maria`."""
+    word = word.casefold()
+    for pair, letters in _SKELETON_PAIRS:  # before č and ř become the same digraphs
+        word = word.replace(pair, letters)
+    word = _fold(word.translate(_SKELETON_LETTERS))
+    while "ii" in word:  # Мария → mariia → maria, Ковальский → kovalskii → kovalski
+        word = word.replace("ii", "i")
+    return word
+
+
+_DIMINUTIVES: dict[str, list[str]] = {}
+for _name, _words in _DIMINUTIVES_BY_NAME.items():
+    _DIMINUTIVES.setdefault(_skeleton(_name), []).extend(_words.split())
+# the other script's case endings, matched by skeleton: `Марию` for Maria, `Olegowi` for Олег
+_CASES = (
+    *("а", "у", "ю", "ы", "и", "е", "о", "ой", "ей", "ою", "ею", "ом", "ем", "ым", "ові", "еві"),
+    *("a", "u", "e", "y", "i", "o", "em", "ie", "owi", "ovi", "ę", "ą", "ou"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +311,9 @@ class Pseudonymizer:
         }
         self.mapping = _fakes(names, taken)
         self._words: dict[str, _Form] = {}
+        self._folded: dict[str, _Form] = {}
+        self._skeletons: dict[str, str] = {}  # matched capitalised only
+        self._added: set[str] = set()
         self._runs: dict[str, str] = {}
         self._mentions: dict[str, str] = {}
         for name in names:  # most frequent first: a word two people share goes to the first
@@ -214,31 +335,57 @@ class Pseudonymizer:
         if len(words) > 1:
             self._add_handles(words[0], words[-1], fakes[0], fakes[-1])
 
-    def _add_word(self, token: str, fake: str) -> None:
+    def _add_word(self, token: str, fake: str, diminutives: bool = True) -> None:
         key = token.casefold()
-        if len(key) < 2 or key in self._keep:
-            return
+        if len(key) < 2 or key in self._keep or key in self._added:
+            return  # a word two people share stays with the first: its forms are there
+        self._added.add(key)
         common = key in COMMON_WORDS
-        self._words.setdefault(key, _Form(fake, lower_ok=not common and len(key) > 2))
+        self._put(key, fake, not common and len(key) > 2)
         if len(key) < 3:
             return
-        stems = [key, key[:-1]] if key[-1] in _VOWELS and len(key) > 3 else [key]
-        if _CYRILLIC_LETTERS.search(key):
-            endings = [(e, not common) for e in _CYRILLIC]
+        cyrillic = bool(_CYRILLIC_LETTERS.search(key))
+        # short names inflect only capitalised: `tomu`, `sama`, `dana` are everyday words
+        lower = not common and len(key) > 3
+        nouns = [key]
+        if key[-1] in _VOWELS and (len(key) > 3 or cyrillic):  # Анна → Анн-у, Аня → Ан-ю
+            nouns.append(key[:-1])
+        adjective = (m := _ADJECTIVE.search(key)) and len(key) > 4 and key[: m.start()]
+        if cyrillic:
+            endings = [(e, True) for e in _CYRILLIC]
+            adjectives = _CYRILLIC_ADJECTIVE
         else:
-            endings = [(e, not common) for e in _LATIN_LOWER]
-            endings += [(e, False) for e in _LATIN_CAPITAL]
+            endings = [(e, True) for e in _LATIN_LOWER] + [(e, False) for e in _LATIN_CAPITAL]
+            adjectives = _LATIN_ADJECTIVE
             if key[-1] not in _VOWELS:  # Ben → Benny, Bob → Bobby
-                stems.append(key + key[-1])
-        for stem in stems:
-            doubled = stem != key and len(stem) > len(key)
+                for ending in ("y", "ie", "i"):
+                    self._put(key + key[-1] + ending, fake, not common)
+        for stem in nouns:
             for ending, lower_ok in endings:
-                if doubled and ending not in ("y", "ie", "i"):
-                    continue
-                form = stem + ending
                 kept = fake + ending if ending == "s" and stem == key else fake
-                if form not in self._keep:
-                    self._words.setdefault(form, _Form(kept, lower_ok or (doubled and not common)))
+                self._put(stem + ending, kept, lower_ok and lower)
+        stems = nouns
+        if adjective:
+            stems = [*nouns, adjective]
+            for ending in adjectives:
+                self._put(adjective + ending, fake, not common)
+        for stem in stems:  # written in the other script
+            for ending in (*_CASES, *(adjectives if stem == adjective else ())):
+                self._skeletons.setdefault(_skeleton(stem + ending), fake)
+        if diminutives:
+            for diminutive in _DIMINUTIVES.get(_skeleton(key), ()):
+                self._add_word(diminutive, fake, diminutives=False)
+
+    def _put(self, form: str, fake: str, lower_ok: bool) -> None:
+        """One written form of a name, under its spelling, its folded spelling and skeleton."""
+        if form in self._keep:
+            return
+        self._words.setdefault(form, _Form(fake, lower_ok))
+        folded = _fold(form)
+        prior = self._folded.setdefault(folded, _Form(fake, lower_ok))
+        if prior.lower_ok and not lower_ok:  # `Anne` folds as `Annę` does: the stricter rule
+            self._folded[folded] = _Form(prior.fake, lower_ok=False)
+        self._skeletons.setdefault(_skeleton(form), fake)
 
     def _add_handles(self, first: str, last: str, fake_first: str, fake_last: str) -> None:
         """`anna_k`, `AnnaK`, `akowalska`, `kowalska.anna`… as one run of the text."""
@@ -284,10 +431,17 @@ class Pseudonymizer:
         return "".join(self._word(part) or part for part in _camel(word))
 
     def _word(self, word: str) -> str | None:
-        form = self._words.get(word.casefold())
-        if form is None or (not form.lower_ok and word.islower()):
+        key = word.casefold()
+        if key in self._keep:
             return None
-        return _cased(form.fake, word)
+        lower = word.islower()
+        # `Novakova` typed without accents is found folded, as `Nováková` is
+        for form in (self._words.get(key), self._folded.get(_fold(word))):
+            if form is not None and (form.lower_ok or not lower):
+                return _cased(form.fake, word)
+        if word[0].isupper() and (fake := self._skeletons.get(_skeleton(word))) is not None:
+            return _cased(fake, word)
+        return None
 
 
 def _fakes(names: list[str], taken: set[str]) -> dict[str, str]:
