@@ -599,7 +599,8 @@ def eval_(
         str | None,
         typer.Option(
             help="The engine of the run and of the untuned base: the folder's own, or hf-int8 "
-            "(a run's weights in int8 as they load; batched, the quickest on a CPU)."
+            "(a run's weights in int8 as they load; batched, the quickest on a CPU, but its "
+            "reply losses run 0.1-0.4 nats high: quote them from an ort export or float32)."
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
