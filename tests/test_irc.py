@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zipfile
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -460,3 +461,20 @@ def test_lines_in_mixed_charsets_are_each_decoded_on_their_own():
         "🎸 back to UTF-8",
     ]
     assert export.problems == {"line not UTF-8 (read as cp1257 or cp1252)": 2}
+
+
+def test_client_logs_are_read_by_the_shared_files_base(tmp_path):
+    """IrcClientExport is a FilesExport: bytes counted for progress, each file a chat only when
+    it says something, and a line that is not UTF-8 decoded by the base's decode_line."""
+    from twinchat import read_export
+    from twinchat.readers.files import FilesExport, decode_line
+    from twinchat.readers.irc_clients import LEGACY, IrcClientExport
+
+    export = read_export(CLIENTS / "mixed")
+    assert isinstance(export, IrcClientExport) and isinstance(export, FilesExport)
+    list(export)
+    assert export.bytes_read == export.source.size and export.chats == 1
+    problems: Counter[str] = Counter()
+    assert decode_line("Šiandien".encode("cp1257"), problems, LEGACY) == "Šiandien"
+    assert decode_line(b"caf\xe9 \x81", problems, LEGACY) == "café \x81"  # cp1252's gap: Latin-1
+    assert problems == {"line not UTF-8 (read as cp1257 or cp1252)": 2}

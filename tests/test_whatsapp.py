@@ -65,6 +65,12 @@ def first(tmp_path: Path, text: str, **options):
         ("[2018/06/13, 21:25:15] Alice: hi", datetime(2018, 6, 13, 21, 25, 15)),
         ("13-06-2018, 01.55 PM - Alice: hi", datetime(2018, 6, 13, 13, 55)),
         ("13.06.18 21.25.15: Alice: hi", datetime(2018, 6, 13, 21, 25, 15)),
+        ("[14:56:01, 3/18/22] Alice: hi", datetime(2022, 3, 18, 14, 56, 1)),
+        ("14:56, 18/3/2022 - Alice: hi", datetime(2022, 3, 18, 14, 56)),
+        ("[3/18/2565 BE, 14:56:01] Alice: hi", datetime(2022, 3, 18, 14, 56, 1)),
+        ("[18/3/2565, 14:56:01] Alice: hi", datetime(2022, 3, 18, 14, 56, 1)),
+        ("[3/18/R4, 14:56:01] Alice: hi", datetime(2022, 3, 18, 14, 56, 1)),
+        ("[4/30/H31, 09:00:00] Alice: hi", datetime(2019, 4, 30, 9, 0)),
     ],
     ids=[
         "en-US-android",
@@ -88,6 +94,12 @@ def first(tmp_path: Path, text: str, **options):
         "year-first-ios",
         "time-with-dots",
         "colon-separator",
+        "vi-ios-time-first",
+        "time-first-android",
+        "buddhist-calendar-en",
+        "buddhist-calendar-th",
+        "japanese-calendar-reiwa",
+        "japanese-calendar-heisei",
     ],
 )
 def test_every_date_and_time_layout(tmp_path, line, expected):
@@ -478,7 +490,7 @@ def test_empty_messages_keep_their_sender(tmp_path):
     _, messages = read(tmp_path, text)
     assert [(m.sender, m.text, m.kind) for m in messages] == [
         ("Carol", "", Kind.TEXT),
-        ("John Doe", ".", Kind.TEXT),
+        ("John Doe", "", Kind.TEXT),  # the dot is WhatsApp's remnant, not a typed text
     ]
 
 
@@ -805,3 +817,16 @@ def test_a_marked_text_that_names_no_app_stays_text(tmp_path):
         "[13/02/2024, 09:01:00] Bob: \u200eDiese Nachricht wurde gelöscht.\n",
     )
     assert [m.kind for m in messages] == [Kind.TEXT, Kind.DELETED]
+
+
+def test_a_time_first_chat_keeps_its_continuation_lines_and_days(tmp_path):
+    """Vietnamese iOS writes the time before the date; a later day, a line of its own."""
+    _, messages = read(
+        tmp_path,
+        "[14:56:01, 3/18/22] Alice: \u200eTin nhắn được mã hóa đầu cuối, kể cả WhatsApp.\n"
+        "[21:41:35, 3/27/22] Bob: one\ntwo\n"
+        "\u200e[21:41:55, 3/27/22] Bob: \u200eđã bỏ qua hình ảnh\n",
+    )
+    assert [m.kind for m in messages] == [Kind.SERVICE, Kind.TEXT, Kind.MEDIA]
+    assert messages[1].text == "one\ntwo"
+    assert messages[2].timestamp == datetime(2022, 3, 27, 21, 41, 55)

@@ -1,6 +1,7 @@
-"""What the readers of LINE, KakaoTalk, Matrix, Google Chat and Telegram's HTML export share:
-their files read one after another as one export, with a count of the bytes read for progress,
-and lines decoded one at a time so that one bad byte costs one line, not the file."""
+"""What the readers of LINE, KakaoTalk, Matrix, Google Chat, Telegram's HTML export and the IRC
+clients' logs share: their files read one after another as one export, with a count of the
+bytes read for progress, and lines decoded one at a time so that one bad byte costs one line,
+not the file."""
 
 from __future__ import annotations
 
@@ -82,12 +83,17 @@ class FilesExport:
                     ) from None
 
 
+# decodes a line that is not UTF-8 (its own charset guess), and the words its count takes
+Legacy = str | tuple[Callable[[bytes], str], str]
+
+
 def text_lines(
-    stream: io.BufferedReader, problems: Counter[str], legacy: str = "cp1252"
+    stream: io.BufferedReader, problems: Counter[str], legacy: Legacy = "cp1252"
 ) -> Iterator[str]:
     """The lines of a text export without their ends: UTF-8 (a BOM dropped), or UTF-16 when the
     file starts with its BOM; a line that is not UTF-8 is decoded as `legacy` (the Windows
-    code page the app used before UTF-8) and counted."""
+    code page the app used before UTF-8, or a function that picks one per line, with the name
+    its count takes) and counted."""
     first = stream.peek(2)[:2]
     if first in (b"\xff\xfe", b"\xfe\xff"):
         # LINE and KakaoTalk for Windows can write UTF-16
@@ -98,12 +104,17 @@ def text_lines(
     for number, raw in enumerate(stream):
         if number == 0:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
-        yield _decode(raw.rstrip(b"\r\n"), problems, legacy)
+        yield decode_line(raw.rstrip(b"\r\n"), problems, legacy)
 
 
-def _decode(raw: bytes, problems: Counter[str], legacy: str) -> str:
+def decode_line(raw: bytes, problems: Counter[str], legacy: Legacy = "cp1252") -> str:
+    """One line on its own: UTF-8, else `legacy` (see `text_lines`), counted."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        problems[f"line not UTF-8 (read as {legacy})"] += 1
-        return raw.decode(legacy, errors="replace")
+        if isinstance(legacy, str):
+            problems[f"line not UTF-8 (read as {legacy})"] += 1
+            return raw.decode(legacy, errors="replace")
+        guess, name = legacy
+        problems[f"line not UTF-8 (read as {name})"] += 1
+        return guess(raw)

@@ -25,6 +25,7 @@ so logs that mix charsets line by line lose none (counted as "line not UTF-8").
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -33,8 +34,9 @@ from pathlib import Path
 
 from twinchat.errors import TwinchatError
 from twinchat.message import Kind, Message
+from twinchat.readers.files import FilesExport, Legacy, decode_line
 from twinchat.readers.irc import file_date, looks_like_irc
-from twinchat.readers.source import HEAD_BYTES, Source, combined_source
+from twinchat.readers.source import HEAD_BYTES, Source
 
 PLATFORM = "irc"
 CHAT_TYPE = "irc_channel"
@@ -72,17 +74,16 @@ _WEECHAT_EVENTS = {"-->", "<--", "--", "=!=", ""}
 _BALTIC = re.compile(rb"[\xd0\xf0\xde\xfe]")  # Š š Ž ž in cp1257; Ð ð Þ þ in cp1252
 
 
-def decode_line(raw: bytes, problems: Counter[str]) -> str:
-    """One line in its own charset: UTF-8, else cp1257 or cp1252 (see the module's docstring)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        problems["line not UTF-8 (read as cp1257 or cp1252)"] += 1
-        if _BALTIC.search(raw):
-            return raw.decode("cp1257", errors="replace")
-        return "".join(
-            bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in raw
-        )  # Latin-1 for the five bytes cp1252 leaves undefined
+def _baltic_or_western(raw: bytes) -> str:
+    """A line that is not UTF-8: cp1257 when it holds š or ž, else cp1252 (see the module)."""
+    if _BALTIC.search(raw):
+        return raw.decode("cp1257", errors="replace")
+    return "".join(
+        bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in raw
+    )  # Latin-1 for the five bytes cp1252 leaves undefined
+
+
+LEGACY: Legacy = (_baltic_or_western, "cp1257 or cp1252")
 
 
 def layout_of(source: Source) -> str | None:
@@ -121,68 +122,53 @@ def client_logs(sources: Sequence[Source]) -> list[tuple[Source, str]]:
     return found
 
 
-class IrcClientExport:
+class IrcClientExport(FilesExport):
     """Opened client logs; iterate for messages, file by file in name order."""
 
-    format = PLATFORM
-
     def __init__(self, logs: Sequence[tuple[Source, str]], label: str | None = None):
-        self._logs = sorted(logs, key=lambda item: item[0].label)
-        sources = [source for source, _ in self._logs]
-        self.source = sources[0] if len(sources) == 1 else combined_source(sources, label)
-        self.problems: Counter[str] = Counter()
-        self.chats = 0
-        self._read = 0
+        ordered = sorted(logs, key=lambda item: item[0].label)
+        self._layouts = {id(source): layout for source, layout in ordered}
+        super().__init__(PLATFORM, [source for source, _ in ordered], self._read_log, label)
 
-    @property
-    def bytes_read(self) -> int:
-        return self._read
-
-    def __iter__(self) -> Iterator[Message]:
-        self.problems.clear()
-        self._read = 0
-        chats: set[str] = set()
-        for source, layout in self._logs:
-            chat = _channel_of(source.label)
-            chats.add(chat)
-            self.chats = len(chats)
-            yield from self._read_log(source, layout, chat)
-
-    def _read_log(self, source: Source, layout: str, chat: str) -> Iterator[Message]:
+    def _read_log(
+        self, source: Source, stream: io.BufferedReader, problems: Counter[str]
+    ) -> Iterator[Message]:
+        layout = self._layouts[id(source)]
         pattern = LAYOUTS[layout]
+        chat = _channel_of(source.label)
         day: date | None = file_date(Path(source.label.replace("!", "/")).name)
         name = re.split(r"[/\\!]", source.label)[-1]
         last: datetime | None = None
-        with source.open() as stream:
-            for number, raw in enumerate(stream):
-                self._read += len(raw)
-                line = decode_line(raw.rstrip(b"\r\n"), self.problems).removeprefix("\ufeff")
-                if not line.strip():
-                    continue
-                day_line = _DAY_LINE.match(line)
-                if day_line:
-                    day = _date(day_line["Y"], day_line["mon"], day_line["D"]) or day
-                    continue
-                if line.startswith(_META):
-                    continue
-                match = pattern.match(line)
-                if match is None:
-                    self.problems["unparsed line"] += 1
-                    continue
-                moment = self._time(match, day, last)
-                if moment is None:
-                    raise TwinchatError(
-                        f"{source.label}: its lines have times but no date; rename it to start "
-                        "with the date, e.g. 2024-01-31.log"
-                    )
-                naive = moment.tzinfo is None and last is not None and last.tzinfo is None
-                if naive and last is not None and moment < last - timedelta(hours=1):
-                    moment += timedelta(days=1)  # past midnight, and no line said so
-                    day = moment.date()
-                last = moment
-                message = self._message(match["body"], layout, moment, chat, f"{name}:{number}")
-                if message is not None:
-                    yield message
+        for number, raw in enumerate(stream):
+            line = decode_line(raw.rstrip(b"\r\n"), problems, LEGACY).removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            day_line = _DAY_LINE.match(line)
+            if day_line:
+                day = _date(day_line["Y"], day_line["mon"], day_line["D"]) or day
+                continue
+            if line.startswith(_META):
+                continue
+            match = pattern.match(line)
+            if match is None:
+                problems["unparsed line"] += 1
+                continue
+            moment = self._time(match, day, last)
+            if moment is None:
+                raise TwinchatError(
+                    f"{source.label}: its lines have times but no date; rename it to start "
+                    "with the date, e.g. 2024-01-31.log"
+                )
+            naive = moment.tzinfo is None and last is not None and last.tzinfo is None
+            if naive and last is not None and moment < last - timedelta(hours=1):
+                moment += timedelta(days=1)  # past midnight, and no line said so
+                day = moment.date()
+            last = moment
+            message = self._message(
+                match["body"], layout, moment, chat, f"{name}:{number}", problems
+            )
+            if message is not None:
+                yield message
 
     def _time(
         self, match: re.Match[str], day: date | None, last: datetime | None
@@ -206,7 +192,13 @@ class IrcClientExport:
         return moment
 
     def _message(
-        self, body: str, layout: str, moment: datetime, chat: str, ident: str
+        self,
+        body: str,
+        layout: str,
+        moment: datetime,
+        chat: str,
+        ident: str,
+        problems: Counter[str],
     ) -> Message | None:
         sender, text, kind, action = None, body, Kind.TEXT, None
         if layout == "weechat" and "\t" in body:
@@ -217,7 +209,7 @@ class IrcClientExport:
             elif prefix == "*":
                 action_match = _ACTION.match(f"* {text}")
                 if action_match is None:
-                    self.problems["unparsed line"] += 1
+                    problems["unparsed line"] += 1
                     return None
                 sender, text, action = action_match["nick"], action_match["text"], "me"
             else:
@@ -240,7 +232,7 @@ class IrcClientExport:
         elif notice := _NOTICE.match(body):
             kind, action, sender, text = Kind.SERVICE, "notice", notice["nick"], notice["text"]
         else:
-            self.problems["unparsed line"] += 1
+            problems["unparsed line"] += 1
             return None
         return Message(
             platform=PLATFORM,

@@ -70,11 +70,16 @@ _PERIOD_WORDS = "|".join(re.escape(w) for w in sorted(_DAY_PERIODS, key=len, rev
 _MERIDIEM = f"{_SP}?(?P<ap>[AaPp]\\.?{_SP}?[Mm]\\.?|(?i:{_PERIOD_WORDS}))"
 # ", " mostly; " " (nl, hu); " klo " (fi); "، " (ar)
 _JOIN = f"(?:[,\u060c]{_SP}?|{_SP})(?:klo{_SP})?"
+# The phone's calendar shows in the year: the Japanese one writes an era and its year
+# (`3/18/R4`: Reiwa 4, 2022), the Buddhist one a year 543 ahead, in English with "BE" after it
+# (`3/18/2565 BE`); Gregorian years are plain.
+_ERA = "(?P<era>[MTSHR])?"
+_BUDDHIST_ERA = f"(?:{_SP}B\\.?E\\.?)?"
 # Arabic iOS writes a right-to-left mark after each number of the date (and Arabic-Indic
 # digits, which \d and int() read)
 _DATE = (
     f"(?P<d1>\\d{{1,4}}){_INV}(?P<ds>[./-]|\\. ){_INV}(?P<d2>\\d{{1,2}}){_INV}(?P=ds){_INV}"
-    "(?P<d3>\\d{1,4})\\.?"
+    f"{_ERA}(?P<d3>\\d{{1,4}})\\.?{_BUDDHIST_ERA}"
 )
 _TIME = r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
 _CLOSE = f"(?(open)\\]{_SP}?|(?P<sep>{_SP}?[-–]{_SP}|:{_SP}))"
@@ -83,6 +88,17 @@ HEADER = re.compile(
     re.S,
 )
 """Any header of §2.3; each file is then read with the one layout it uses (`layout_regex`)."""
+# Some locales put the time first (Vietnamese iOS: `[14:56:01, 3/18/22] `): the same parts,
+# the other way round.
+HEADER_TIME_FIRST = re.compile(
+    f"{_INV}(?P<open>\\[)?{_INV}{_TIME}(?:{_MERIDIEM})?{_JOIN}{_DATE}{_INV}{_CLOSE}(?P<rest>.*)",
+    re.S,
+)
+
+
+def match_header(line: str) -> re.Match[str] | None:
+    """`line`'s header in any layout, date first (most locales) or time first."""
+    return HEADER.match(line) or HEADER_TIME_FIRST.match(line)
 
 
 class Layout(NamedTuple):
@@ -94,21 +110,23 @@ class Layout(NamedTuple):
     seconds: bool
     twelve_hour: bool
     separator: str  # "]" (iOS), "-" (Android) or ":" (an old variant)
+    time_first: bool = False  # `[14:56:01, 3/18/22]` (Vietnamese iOS)
 
 
-_Shape = tuple[bool, str, str, bool, bool, str | None]
+_Shape = tuple[bool, str, str, bool, bool, str | None, bool]
 
 
 def _shape(match: re.Match[str]) -> _Shape:
     """`Layout`'s raw material, cheap enough to take from every header of a file."""
     bracket, ds, ts, seconds, meridiem, sep = match.group("open", "ds", "ts", "s", "ap", "sep")
-    return bracket is not None, ds, ts, seconds is not None, meridiem is not None, sep
+    time_first = match.re is HEADER_TIME_FIRST
+    return bracket is not None, ds, ts, seconds is not None, meridiem is not None, sep, time_first
 
 
 def _layout(shape: _Shape) -> Layout:
     sep = shape[5]
     separator = "]" if sep is None else ("-" if sep.strip(" \u00a0\u202f") in "-–" else ":")
-    return Layout(*shape[:5], separator)
+    return Layout(*shape[:5], separator, shape[6])
 
 
 @lru_cache(maxsize=32)
@@ -117,7 +135,7 @@ def layout_regex(layout: Layout) -> re.Pattern[str]:
     ds = r"\. " if layout.date_sep == ". " else re.escape(layout.date_sep)
     ds = f"{_INV}{ds}{_INV}"
     ts = re.escape(layout.time_sep)
-    date = rf"(?P<d1>\d{{1,4}}){ds}(?P<d2>\d{{1,2}}){ds}(?P<d3>\d{{1,4}})\.?"
+    date = rf"(?P<d1>\d{{1,4}}){ds}(?P<d2>\d{{1,2}}){ds}{_ERA}(?P<d3>\d{{1,4}})\.?{_BUDDHIST_ERA}"
     time = rf"(?P<h>\d{{1,2}}){ts}(?P<mi>\d{{2}})" + (
         rf"{ts}(?P<s>\d{{2}})" if layout.seconds else "(?P<s>)"
     )
@@ -128,7 +146,9 @@ def layout_regex(layout: Layout) -> re.Pattern[str]:
         start, close = "", f"{_INV}{_SP}?[-–]{_SP}"
     else:
         start, close = "", f"{_INV}:{_SP}"
-    return re.compile(f"{_INV}{start}{date}{_JOIN}{time}{meridiem}{close}(?P<rest>.*)", re.S)
+    clock = f"{time}{meridiem}"
+    stamp = f"{clock}{_JOIN}{date}" if layout.time_first else f"{date}{_JOIN}{clock}"
+    return re.compile(f"{_INV}{start}{stamp}{close}(?P<rest>.*)", re.S)
 
 
 # --- WhatsApp's own texts -------------------------------------------------------------------
@@ -640,7 +660,7 @@ def looks_like_chat(source: Source) -> bool:
     text = source.head().decode("utf-8", errors="replace")
     for line in text.split("\n"):
         if line.strip(MARKS + " \t\r"):
-            return HEADER.match(line) is not None
+            return match_header(line) is not None
     return False
 
 
@@ -758,11 +778,20 @@ class Plan:
     chat_type: str
 
 
-def _year(text: str) -> int:
+# the Gregorian year before an era's first: Meiji, Taishō, Shōwa, Heisei, Reiwa
+_ERAS = {"M": 1867, "T": 1911, "S": 1925, "H": 1988, "R": 2018}
+BUDDHIST_OFFSET = 543  # the Thai solar calendar's year is the Gregorian one plus 543
+
+
+def _year(text: str, era: str | None = None) -> int:
+    if era:
+        return _ERAS[era] + int(text)
     if len(text) == 2:
         return 2000 + int(text)  # WhatsApp is from 2009
     if len(text) == 4:
-        return int(text)
+        year = int(text)
+        # no Gregorian year of WhatsApp's is past 2400: a Buddhist one, with or without "BE"
+        return year - BUDDHIST_OFFSET if year > 2400 else year
     raise ValueError(f"year {text}")
 
 
@@ -786,7 +815,7 @@ def _name(raw: str, names: dict[str, str | None]) -> str | None:
     return name
 
 
-_BARE_NAME = re.compile(r"(?P<name>[^:]{1,100}):(?P<text>\.?)")  # "Carol:" and "John Doe:."
+_BARE_NAME = re.compile(r"(?P<name>[^:]{1,100}):\.?")  # "Carol:" and "John Doe:."
 _QUOTES = re.compile("[\"'“”„«»‘’‚]")
 
 
@@ -800,7 +829,10 @@ def split_sender(rest: str, names: dict[str, str | None] | None = None) -> tuple
     if colon < 0:
         bare = _BARE_NAME.fullmatch(rest)
         if bare and system_action(rest.lstrip(MARKS)) is None:
-            return _name(bare["name"], names), bare["text"]  # empty: view-once remnants
+            # "Carol:" and "John Doe:." (no space after the colon, which WhatsApp always
+            # writes before a text) are what is left of a view-once or vanished message: the
+            # dot is WhatsApp's, not typed (formats.md §2.2)
+            return _name(bare["name"], names), ""
         return None, rest
     head = rest[:colon]
     if _QUOTES.search(head) and system_action(rest.lstrip(MARKS)) is not None:
@@ -840,7 +872,7 @@ class WhatsAppExport:
         survey = Survey(chat_name=self.chat_name)
         with self.source.open() as stream:
             for raw in stream:
-                match = HEADER.match(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                match = match_header(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
                 if match is not None:
                     survey.add(match)
         if not survey.shapes:
@@ -890,7 +922,7 @@ class WhatsAppExport:
                 self.problems["text before the first message"] += 1
             return
         extra.append(line)
-        if HEADER.match(line):  # a header in another layout: most likely quoted, maybe not
+        if match_header(line):  # a header in another layout: most likely quoted, maybe not
             self.problems["line like a header of another layout (kept as text)"] += 1
 
     def _message(self, match: re.Match[str], extra: list[str], number: int, plan: Plan) -> Message:
@@ -919,7 +951,7 @@ class WhatsAppExport:
     def _time(self, match: re.Match[str], order: str) -> datetime | None:
         date = match.group("d1", "d2", "d3")
         if date != self._day[0]:  # consecutive messages mostly share their day
-            self._day = (date, _ymd(date, order))
+            self._day = (date, _ymd(date, order, match["era"]))
         day = self._day[1]
         hour, minute, second, meridiem = match.group("h", "mi", "s", "ap")
         try:
@@ -932,7 +964,10 @@ class WhatsAppExport:
             return None
 
 
-def _ymd(date: tuple[str, str, str], order: str) -> tuple[int, int, int] | None:
+def _ymd(
+    date: tuple[str, str, str], order: str, era: str | None = None
+) -> tuple[int, int, int] | None:
+    """(year, month, day); `era` is the Japanese era written before the year, if any."""
     if order == "dmy":
         day, month, year = date
     elif order == "mdy":
@@ -940,7 +975,7 @@ def _ymd(date: tuple[str, str, str], order: str) -> tuple[int, int, int] | None:
     else:
         year, month, day = date
     try:
-        return _year(year), int(month), int(day)
+        return _year(year, era), int(month), int(day)
     except ValueError:
         return None
 
