@@ -4,6 +4,7 @@ bodies, malformed bodies at every route. (The file probes are in test_hostile.py
 from __future__ import annotations
 
 import json
+import platform
 import random
 import re
 import socket
@@ -20,6 +21,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("torch")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from twinchat import server  # noqa: E402
 from twinchat.server import create_app  # noqa: E402
 
 HIKE_MESSAGES = [{"sender": s, "text": t} for s, t, _ in HIKE[:3]]
@@ -103,6 +105,40 @@ def test_a_full_queue_is_503_with_retry_after_before_the_body_is_read(llama):
         gated.gate.set()
         assert first.result().status_code == 200
     assert client.post("/v1/complete", json=body).status_code == 200  # the queue drained
+
+
+def test_a_burst_runs_on_one_thread_and_its_memory_goes_back_when_the_queue_drains(
+    llama, monkeypatch
+):
+    """Issue 16: a burst of maximum-size requests took a tiny model's server from 0.4 to 1.3 GB
+    and left it at 0.56 GB: each call ran on whichever pool thread was free, and glibc keeps a
+    heap for each thread at its high-water mark. Now every call runs on the model's one thread,
+    and when the queue drains the free heap goes back to the system
+    (benchmarks/server_memory.py measures it)."""
+    gated = Gated(llama)
+    threads: set[int] = set()
+    inner = gated._call
+    gated._call = lambda *a: threads.add(threading.get_ident()) or inner(*a)  # type: ignore
+    drained: list[int] = []
+    monkeypatch.setattr(server, "trim", lambda: drained.append(gated.calls) or True)
+    body = {"messages": HIKE_MESSAGES, "as": "Sam", "typed": "perfect, se"}
+    with serving(create_app(gated, max_queue=4)) as url:
+        with ThreadPoolExecutor(4) as clients:
+            burst = [clients.submit(httpx.post, f"{url}/v1/complete", json=body, timeout=60)
+                     for _ in range(4)]  # fmt: skip
+            assert gated.running.wait(30)
+            # Until all four wait in the server (a fifth is refused): under a pool, each would
+            # wait on a thread of its own. A probe let in is invalid and leaves at once.
+            while httpx.post(f"{url}/v1/complete", content=b"{}").status_code != 503:
+                time.sleep(0.05)
+            assert not drained  # the queue never emptied while the burst was in it
+            gated.gate.set()
+            assert [f.result().json()["completion"] for f in burst] == ["e you there"] * 4
+        while not drained:  # the last request leaves after its answer is sent
+            time.sleep(0.05)
+    assert len(threads) == 1, threads
+    assert drained == [4]  # trimmed once, when the burst's last request left
+    assert server.trim() is (platform.libc_ver()[0] == "glibc")  # no malloc_trim elsewhere
 
 
 def test_open_routes_read_a_tiny_body_and_slow_bodies_time_out(llama):

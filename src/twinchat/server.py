@@ -9,10 +9,11 @@ being typed, for typeahead), `GET /v1/speakers`, `GET /health`, the OpenAPI sche
 `GET /v1/models` (a model a speaker, `twinchat/<name>`), `GET /v1/models/{id}` and
 `POST /v1/chat/completions` (streamed or not), refusing in OpenAI's error shape.
 
-The model is one PyTorch module, not thread-safe: every call takes one lock in a worker thread,
-so the event loop keeps answering while a call runs. A request whose client has gone by its turn
-(the page cancels stale typeahead requests) is dropped before it costs model time: the guard
-watches every connection for its disconnect while the request waits.
+The model is one PyTorch module, not thread-safe: every call runs on the model's one thread,
+so the event loop keeps answering while a call runs, and a burst's memory goes back to the
+system once the queue drains (benchmarks/server_memory.py). A request whose client has gone
+by its turn (the page cancels stale typeahead requests) is dropped before it costs model time:
+the guard watches every connection for its disconnect while the request waits.
 
 Safe by default: loopback only unless told otherwise; with a token, every /v1 call needs
 `Authorization: Bearer TOKEN` (compared in constant time) before its body is read, and the open
@@ -25,6 +26,7 @@ security policy that names their hashes, so it loads nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ctypes
 import ctypes.util
@@ -38,13 +40,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
@@ -361,6 +363,7 @@ def serve(
     Raises:
         TwinchatError: `run` is not a finished run, or the token is unusable.
     """
+    one_heap()  # before torch and the tokenizers start their threads
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -456,8 +459,15 @@ class _Gone(Exception):
 
 
 class _Model:
-    """The suggester behind one lock: a PyTorch module is not thread-safe, and on a CPU that one
-    call already keeps busy, one call at a time is also the fastest order.
+    """The suggester on one thread of its own: a PyTorch module is not thread-safe, and on a CPU
+    that one call already keeps busy, one call at a time is also the fastest order.
+
+    One thread, not a pool's next free one behind a lock: glibc gives each thread a heap (an
+    arena) of its own, and one maximum-size request takes ~150 MB there for a moment (the whole
+    conversation tokenized before the newest tokens are kept). Spread over a pool's threads, a
+    burst left each thread's heap at that high-water mark: 8 queued requests took a tiny
+    model's server from 0.4 to 1.3 GB, and the memory stayed. On one thread each call reuses
+    what the last one freed.
 
     It also keeps the queue's length (the guard refuses requests beyond `max_queue`) and how
     long a call takes, to tell a refused client when to come back.
@@ -465,7 +475,8 @@ class _Model:
 
     def __init__(self, suggester: Suggester, max_queue: int = 8):
         self.suggester = suggester
-        self.lock = threading.Lock()
+        # Its thread starts with the first call, and ends when the app is collected.
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="twinchat-model")
         self.max_queue = max_queue
         self.queued = 0  # changed on the event loop only
         self.seconds = 1.0  # a moving average of one call
@@ -480,7 +491,7 @@ class _Model:
     def leave(self) -> None:
         self.queued -= 1
         if not self.queued:
-            _trim()  # a burst's parsed bodies are freed; hand the pages back to the system
+            trim()  # a burst's bodies and tokens are freed: hand the pages back to the system
 
     async def run(
         self, request: Request, what: str, turns: Sequence[Turn], call: Callable[[], T]
@@ -495,7 +506,8 @@ class _Model:
         chars = sum(len(t.text) for t in turns)
         gone = request.scope.get(GONE) or threading.Event()
         try:
-            result, waited = await run_in_threadpool(self._locked, gone, arrived, call)
+            future = self.thread.submit(self._turn, gone, arrived, call)
+            result, waited = await asyncio.wrap_future(future)
         except _Gone:
             log.info("%s: client gone while queued, skipped", what)
             # 499, as nginx logs it: the client closed the request; nobody reads this answer.
@@ -510,31 +522,50 @@ class _Model:
         )  # fmt: skip
         return result, round(total, 1)
 
-    def _locked(
+    def _turn(
         self, gone: threading.Event, arrived: float, call: Callable[[], T]
     ) -> tuple[T, float]:
-        with self.lock:
-            waited = (time.perf_counter() - arrived) * 1000
-            if gone.is_set():
-                raise _Gone
-            started = time.perf_counter()
-            try:
-                return call(), waited
-            finally:
-                self.seconds = 0.8 * self.seconds + 0.2 * (time.perf_counter() - started)
+        """The call, on the model's thread, unless its client left while it waited."""
+        waited = (time.perf_counter() - arrived) * 1000
+        if gone.is_set():
+            raise _Gone
+        started = time.perf_counter()
+        try:
+            return call(), waited
+        finally:
+            self.seconds = 0.8 * self.seconds + 0.2 * (time.perf_counter() - started)
 
 
-def _trim() -> None:
-    """glibc keeps freed memory for reuse; malloc_trim gives it back (elsewhere: nothing)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+def trim() -> bool:
+    """Hand the heap's free pages back to the system: glibc keeps what a process frees for
+    reuse, so after a burst the server would stay at its peak. Whether it could (glibc only).
+    """
+    if _LIBC is None:
+        return False
+    _LIBC.malloc_trim(0)
+    return True
 
 
+def one_heap() -> bool:
+    """Have every thread that starts from now on allocate from glibc's main heap, none from
+    one of its own; whether it could (glibc only).
+
+    The model's thread alone still left a burst's server 12 % above its idle memory: the
+    tokenizer's and torch's threads kept heaps of their own, which a trim shrinks less well.
+    With one heap it was 4 %. Its lock is shared, but the threads seldom allocate at once: the
+    model runs one call at a time, and the event loop only parses the bodies.
+    """
+    return _LIBC is not None and _LIBC.mallopt(M_ARENA_MAX, 1) == 1
+
+
+M_ARENA_MAX = -8
+"""mallopt's parameter for the most heaps (arenas) glibc keeps, from <malloc.h>."""
 _LIBC = None
 if (_found := ctypes.util.find_library("c")) and "libc.so" in _found:
     try:
         _LIBC = ctypes.CDLL(_found)
         _LIBC.malloc_trim  # noqa: B018 - musl has no malloc_trim
+        _LIBC.mallopt  # noqa: B018
     except (OSError, AttributeError):
         _LIBC = None
 
