@@ -36,6 +36,7 @@ class Gated:
         self.speakers = inner.speakers
         self.sampling = inner.sampling
         self.tokenizer = inner.tokenizer
+        self.description = inner.description
         self.calls = 0
         self.running = threading.Event()
         self.gate = threading.Event()

@@ -390,3 +390,25 @@ def test_no_candidate_left_is_one_empty_choice(llama):
 def test_replies_equal_once_cut_are_one_choice(llama):
     cut = replies(llama.tokenizer, ["yes! saturday at 8", "yes! saturday at 9"], 4, [])
     assert [(r.text, r.finish_reason) for r in cut] == [("yes! saturday", "length")]
+
+
+def test_the_server_gives_the_model_the_window_prepare_cut(llama):
+    """A run prepared with `--max-context 2` is served the newest 2 messages of a request, on
+    the API and the OpenAI route alike, as its training examples were cut."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from twinchat.description import ContextWindow
+
+    recorder = Recorder(llama)
+    recorder.description = replace(llama.description, window=ContextWindow(max_context=2))
+    client = TestClient(create_app(recorder))
+    sent = [("Ana", f"message {i}") for i in range(6)]
+    body = {"messages": [{"sender": s, "text": t} for s, t in sent], "as": "Sam", "n": 1}
+    assert client.post("/v1/suggest", json=body).status_code == 200
+    chat = [{"role": "user", "name": s, "content": t} for s, t in sent]
+    body = {"model": "twinchat/Sam", "messages": chat, "max_tokens": 4}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+    newest = [Turn("Ana", "message 4"), Turn("Ana", "message 5")]
+    assert recorder.seen == [newest, newest]

@@ -58,6 +58,10 @@ class Watched:
     def speakers(self) -> list[str]:
         return self.inner.speakers
 
+    @property
+    def description(self) -> Any:
+        return self.inner.description
+
     def suggest(self, *args: Any, **kwargs: Any) -> Any:
         return self._call("suggest", args, kwargs)
 

@@ -191,6 +191,9 @@ def create_app(
     check_token(token)
     model = _Model(suggester, max_queue)
     limits = _Limits(max_messages, max_text_chars)
+    # the context prepare gave every training example: the model sees what it learnt from, and a
+    # request's hundreds of messages are not tokenized for nothing
+    window = suggester.description.window
     page, policy = _page()
     app = FastAPI(
         title="twinchat",
@@ -230,7 +233,7 @@ def create_app(
     @v1.post("/suggest", response_model=SuggestResponse)
     async def suggest(body: SuggestRequest, request: Request) -> SuggestResponse:
         """Up to n distinct reply candidates for the next message, best first."""
-        turns = limits.turns(body.messages, prefix=body.prefix)
+        turns = window.fit(limits.turns(body.messages, prefix=body.prefix))
         sampling = body.model_dump(
             include={"temperature", "top_p", "max_new_tokens"}, exclude_none=True
         )
@@ -251,7 +254,7 @@ def create_app(
     @v1.post("/complete", response_model=CompleteResponse)
     async def complete(body: CompleteRequest, request: Request) -> CompleteResponse:
         """Typeahead: the greedy continuation of the typed reply, maybe mid-word."""
-        turns = limits.turns(body.messages, typed=body.typed)
+        turns = window.fit(limits.turns(body.messages, typed=body.typed))
 
         def call() -> str:
             return suggester.complete(turns, body.as_, body.typed, body.max_new_tokens)
@@ -327,7 +330,7 @@ def _openai_routes(
         limits.check(
             len(body.messages), {f"messages.{i}.content": t.text for i, t in indexed.items()}
         )
-        turns = list(indexed.values())
+        turns = suggester.description.window.fit(list(indexed.values()))
         limit = min(body.token_limit or suggester.sampling.max_new_tokens, MAX_NEW_TOKENS)
 
         def call() -> tuple[list[openai_api.Reply], int]:
