@@ -197,3 +197,13 @@ def test_a_prepared_slavic_chat_holds_no_real_name(tmp_path):
     assert left == {p.name: [] for p in files}
     kept = (tmp_path / "ds" / "messages.jsonl").read_text(encoding="utf-8")
     assert kept.count("диван ванна") == len(messages)  # and no ordinary word was taken
+
+
+def test_an_alias_replaces_a_short_names_lower_case_inflection():
+    """A name of three letters inflects only capitalised (`sama`, `tomu` are words); a user who
+    writes the friend's name in lower case says so with an alias."""
+    plain = Pseudonymizer(["Jan Kowalski"])
+    assert plain.text("widziałem jana i Jana, sama").startswith("widziałem jana i ")
+    told = Pseudonymizer(["Jan Kowalski"], aliases={"jana": "Jan Kowalski"})
+    text = told.text("widziałem jana i Jana, sama")
+    assert "jana" not in text.casefold() and text.endswith(", sama")

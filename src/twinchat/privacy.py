@@ -341,7 +341,8 @@ class Pseudonymizer:
             return  # a word two people share stays with the first: its forms are there
         self._added.add(key)
         common = key in COMMON_WORDS
-        self._put(key, fake, not common and len(key) > 2)
+        # the word itself, as a name or alias, outranks the same letters as another's inflection
+        self._put(key, fake, not common and len(key) > 2, own=True)
         if len(key) < 3:
             return
         cyrillic = bool(_CYRILLIC_LETTERS.search(key))
@@ -376,10 +377,13 @@ class Pseudonymizer:
             for diminutive in _DIMINUTIVES.get(_skeleton(key), ()):
                 self._add_word(diminutive, fake, diminutives=False)
 
-    def _put(self, form: str, fake: str, lower_ok: bool) -> None:
-        """One written form of a name, under its spelling, its folded spelling and skeleton."""
+    def _put(self, form: str, fake: str, lower_ok: bool, own: bool = False) -> None:
+        """One written form of a name, under its spelling, its folded spelling and skeleton;
+        `own`: the name's or alias's word itself (`--alias "jana=Jan"` in lower case too)."""
         if form in self._keep:
             return
+        if own:
+            self._words[form] = _Form(fake, lower_ok)
         self._words.setdefault(form, _Form(fake, lower_ok))
         folded = _fold(form)
         prior = self._folded.setdefault(folded, _Form(fake, lower_ok))
