@@ -379,7 +379,8 @@ class Pseudonymizer:
 
     def _put(self, form: str, fake: str, lower_ok: bool, own: bool = False) -> None:
         """One written form of a name, under its spelling, its folded spelling and skeleton;
-        `own`: the name's or alias's word itself (`--alias "jana=Jan"` in lower case too)."""
+        `own`: the name's or alias's word itself (`--alias "jana=Jan Kowalski"`: lower case
+        too)."""
         if form in self._keep:
             return
         if own:
