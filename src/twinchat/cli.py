@@ -327,7 +327,8 @@ def suggest(
     import json
 
     from twinchat.conversation import read_conversation
-    from twinchat.suggest import Suggester, read_description
+    from twinchat.description import read_description
+    from twinchat.suggest import Suggester
 
     read_description(run)  # before reading stdin: a wrong folder fails at once
     messages = read_conversation(input_)
@@ -399,8 +400,8 @@ def chat(
     /save FILE (a Telegram export, for twinchat prepare), /quit. From a pipe it reads one
     message a line and prints each reply as `Name: text`.
     """
+    from twinchat.description import read_description
     from twinchat.errors import TwinchatError
-    from twinchat.suggest import read_description
 
     for flag, value in (("--turns", turns), ("--simulate", simulate)):
         if value is not None and value < 1:
@@ -499,8 +500,8 @@ def serve(
     POST /v1/suggest gives ranked candidates, POST /v1/complete the rest of a reply being typed;
     the schema is at /openapi.json. Open http://HOST:PORT/#token=TOKEN to pass the page the token.
     """
+    from twinchat.description import read_description
     from twinchat.errors import TwinchatError
-    from twinchat.suggest import read_description
 
     if token is not None and token_env is not None:
         raise typer.BadParameter("give --token or --token-env, not both", param_hint="--token-env")
@@ -555,8 +556,8 @@ def bot(
     conversation or forward messages and tap a suggested reply. The token is read from the
     environment, never from the command line.
     """
+    from twinchat.description import read_description
     from twinchat.errors import TwinchatError
-    from twinchat.suggest import read_description
 
     read_description(run)
     try:

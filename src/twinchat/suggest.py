@@ -31,7 +31,6 @@ from typing import Any
 
 from twinchat.backends import BACKENDS, Backend, Prompt, Speller
 from twinchat.description import MAX_SOURCE_TOKENS, RunDescription, Sampling
-from twinchat.description import read_description as read_description  # the commands' name
 from twinchat.errors import TwinchatError
 from twinchat.example import Turn
 from twinchat.formats import SEQ2SEQ, ChatFormat, format_for
