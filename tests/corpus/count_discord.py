@@ -8,9 +8,8 @@ author's `nickname`, else `name`. Calls, joins, pins and the like are other type
 from __future__ import annotations
 
 import json
-import sys
 
-from count_whatsapp import summary
+from count_whatsapp import main
 
 
 def typed(path: str) -> list[tuple[str, str]]:
@@ -26,11 +25,5 @@ def typed(path: str) -> list[tuple[str, str]]:
     return said
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

@@ -9,11 +9,9 @@ not UTF-8 is read as cp1257 (Baltic) when it has its letters, else cp1252.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 
-from count_whatsapp import summary
+from count_whatsapp import main
 
 LINE = re.compile(r"^\S+  (?:<[@+]?(?P<nick>[^>]+)> (?P<text>.*)|\* (?P<actor>\S+) (?P<act>.*))$")
 
@@ -40,11 +38,5 @@ def typed(path: str) -> list[tuple[str, str]]:
     return said
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

@@ -7,9 +7,9 @@ the first and last. It reads the layouts by their own simple rules (a ` : ` afte
 """
 
 import csv
-import json
 import re
-import sys
+
+from count_whatsapp import main
 
 PLACEHOLDERS = {
     "<Photo>",
@@ -42,7 +42,8 @@ DAY = re.compile(
 )
 
 
-def count(path):
+def typed(path: str) -> list[tuple[str, str]]:
+    """(sender, text) of each message a person typed, in file order."""
     rows = []  # [sender, text]
     with open(path, encoding="utf-8-sig", newline="") as f:
         if path.endswith(".csv"):
@@ -62,19 +63,13 @@ def count(path):
                     current = None  # a notice or a new day
                 elif current is not None:
                     current[1] += "\n" + line
-    typed = []
+    said = []
     for sender, text in rows:
         text = text.strip()
         if text and text not in PLACEHOLDERS:
-            typed.append((sender, text))
-    return {
-        "texts": len(typed),
-        "senders": sorted({s for s, _ in typed}),
-        "first": typed[0][1],
-        "last": typed[-1][1],
-    }
+            said.append((sender, text))
+    return said
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

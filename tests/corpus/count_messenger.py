@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from count_whatsapp import summary
+from count_whatsapp import main
 
 
 def _fix(text: str) -> str:
@@ -48,11 +47,5 @@ def typed(path: str) -> list[tuple[str, str]]:
     return [(sender, text) for _, sender, text in rows]
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

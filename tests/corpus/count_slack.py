@@ -18,10 +18,9 @@ import html
 import json
 import os
 import re
-import sys
 import zipfile
 
-from count_whatsapp import summary
+from count_whatsapp import main
 
 TYPED = {None, "bot_message", "file_share", "file_comment", "thread_broadcast", "me_message"}
 MARKUP = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
@@ -104,11 +103,5 @@ def typed(path: str) -> list[tuple[str, str]]:
     return said
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

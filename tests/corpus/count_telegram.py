@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
-from count_whatsapp import summary
+from count_whatsapp import main
 
 
 def _chats(data: dict) -> list[dict]:
@@ -46,11 +45,5 @@ def typed(path: str) -> list[tuple[str, str]]:
     return said
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+    main(typed)

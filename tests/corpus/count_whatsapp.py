@@ -20,6 +20,7 @@ import json
 import re
 import sys
 import zipfile
+from collections.abc import Callable
 
 IOS = re.compile(r"^[\u200e\u200f\ufeff]*\[(?=[^\]]*\d)[^\]]{6,40}\] (.*)$")
 ANDROID = re.compile(
@@ -114,12 +115,8 @@ def typed(path: str) -> list[tuple[str, str]]:
     return said
 
 
-def count(path: str) -> dict:
-    """What manifest.json records of a file."""
-    return summary(typed(path))
-
-
 def summary(said: list[tuple[str, str]]) -> dict:
+    """What manifest.json records of a file, from the (sender, text) pairs people typed."""
     return {
         "texts": len(said),
         "senders": sorted({s for s, _ in said}),
@@ -128,6 +125,11 @@ def summary(said: list[tuple[str, str]]) -> dict:
     }
 
 
-if __name__ == "__main__":
+def main(typed: Callable[[str], list[tuple[str, str]]]) -> None:
+    """A counter's command line: each file named, and its summary."""
     for name in sys.argv[1:]:
-        print(name, json.dumps(count(name), ensure_ascii=False))
+        print(name, json.dumps(summary(typed(name)), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main(typed)

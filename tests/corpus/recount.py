@@ -44,7 +44,9 @@ def counted(entry: dict, path: Path) -> dict:
     """The counts of one file by its source's counter."""
     sys.path.insert(0, str(HERE))
     counter = importlib.import_module(COUNTERS[entry["source"]])
-    return counter.count(str(path))
+    from count_whatsapp import summary
+
+    return summary(counter.typed(str(path)))
 
 
 def main(check: bool) -> int:
