@@ -139,8 +139,7 @@ def evaluate(
         held += [(chat, example) for example in found]
     train = [e for folder in folders for e in _examples(folder / "train.jsonl", "train")]
     with tempfile.TemporaryDirectory(prefix="twinchat-eval-") as scratch:
-        scratch_folder = Path(scratch)
-        models = _models(run, train, options.compare, console, scratch_folder, options.backend)
+        models = _models(run, train, options.compare, console, Path(scratch), options.backend)
         return _evaluate(run, folders, out, models, held, train, options, console)
 
 

@@ -160,13 +160,8 @@ class Suggester:
         Raises:
             TwinchatError: `as_` is a name the model was not trained on, or `n` below 1.
         """
-        if n < 1:
-            raise TwinchatError("-n must be at least 1")
-        self._check_speaker(as_)
-        settings = replace(self.sampling, **sampling)
-        if seed is not None:
-            self.backend.seed(seed)
-        return self._candidates(messages, as_, prefix, n, greedy, settings)
+        request = Request(messages, as_, prefix)
+        return self.suggest_many([request], n, greedy, seed, **sampling)[0]
 
     def suggest_many(
         self,

@@ -97,10 +97,8 @@ class HFBackend:
 
         if not sequences:
             return []
-        width = max(len(s) for s in sequences) or 1
-        pad = self.tokenizer.pad_token_id or 0
-        generated = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
+        generated, mask = _padded(sequences, self.tokenizer.pad_token_id or 0)
+        width = generated.shape[1]
         with torch.inference_mode():
             state = self._read(prompt)
             state.expand(len(sequences))
@@ -497,18 +495,16 @@ def _tensors_of(cache: Any) -> tuple[Any, ...] | None:
 
 
 def _padded(rows: list[list[int]], pad: int, left: bool = False) -> tuple[Any, Any]:
-    """Rows of ids padded to one width, and the mask of their real positions."""
+    """Rows of ids padded to one width (at least 1), and the mask of their real positions."""
     import torch
 
-    width = max(len(row) for row in rows)
-    fill = [[pad] * (width - len(row)) for row in rows]
-    ones = [[1] * len(row) for row in rows]
-    zeros = [[0] * (width - len(row)) for row in rows]
-    if left:
-        pairs = [(f + r, z + o) for f, r, z, o in zip(fill, rows, zeros, ones, strict=True)]
-    else:
-        pairs = [(r + f, o + z) for f, r, z, o in zip(fill, rows, zeros, ones, strict=True)]
-    return torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    width = max(len(row) for row in rows) or 1
+    ids, mask = [], []
+    for row in rows:
+        fill = width - len(row)
+        ids.append([pad] * fill + row if left else row + [pad] * fill)
+        mask.append([0] * fill + [1] * len(row) if left else [1] * len(row) + [0] * fill)
+    return torch.tensor(ids), torch.tensor(mask)
 
 
 def _positions(mask: Any) -> Any:
