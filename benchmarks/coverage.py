@@ -6,7 +6,7 @@ Tokenizers: the bundled SmolLM2's (byte-level BPE; converted on first use), and 
 tests build: a unigram learnt on Latin text only (FLAN-T5's case), a unigram learnt on the
 chat's own text (mT5's case on covered scripts) and a byte-level BPE. Each is set up as
 `twinchat train` would (a newline token added to seq2seq vocabularies that lack one) and
-measured by `twinchat.coverage.measure` with its family's chat format. Not a timing: it prints
+measured by `twinchat.data.coverage.measure` with its family's chat format. Not a timing: it prints
 a table for the docs and closing notes.
 """
 
@@ -61,8 +61,8 @@ def main() -> None:
 
 
 def _row(name: str, chat: str, tokenizer: Any, family: str, pairs: list) -> str:
-    from twinchat.coverage import measure, shown
-    from twinchat.formats import format_for
+    from twinchat.data.coverage import measure, shown
+    from twinchat.data.formats import format_for
 
     coverage = measure(tokenizer, pairs, chat_format=format_for(family, tokenizer), limit=None)
     total = coverage.total

@@ -22,7 +22,8 @@ VOCABULARY = 32_128
 
 def prepared(work: Path) -> Path:
     """The bundled example, prepared by twinchat into `work/data` (once)."""
-    from twinchat.dataset import PrepareOptions, prepare
+    from twinchat.data.options import PrepareOptions
+    from twinchat.data.prepare import prepare
 
     data = work / "data"
     if not (data / "train.jsonl").exists():

@@ -143,8 +143,8 @@ def main() -> None:
 
 def _subject(key: str, work: Path, data: Path, options: argparse.Namespace) -> Subject:
     """A run of the model (trained here unless given) and its int8 export (made once)."""
-    from twinchat.export import export_run
-    from twinchat.training import TrainConfig, train
+    from twinchat.inference.export import export_run
+    from twinchat.training.train import TrainConfig, train
 
     if key == "t5":
         name, model, lora = "flan-t5-small shape", flan_t5_shaped(work / "t5", "small", data), False
@@ -174,7 +174,7 @@ def _subject(key: str, work: Path, data: Path, options: argparse.Namespace) -> S
 
 def _held_out(data: Path, count: int) -> list[Any]:
     """`count` held-out examples with some context, spread over the validation set."""
-    from twinchat.example import Example
+    from twinchat.data.example import Example
 
     lines = (data / "validation.jsonl").open(encoding="utf-8")
     examples = [Example.from_dict(json.loads(line)) for line in lines]
@@ -183,7 +183,7 @@ def _held_out(data: Path, count: int) -> list[Any]:
 
 
 def _load(folder: Path, backend: str | None = None) -> Any:
-    from twinchat.suggest import Suggester
+    from twinchat.inference.suggester import Suggester
 
     suggester = Suggester.load(folder, backend=backend)
     suggester.open_speakers = True  # held-out days bring people the run never saw
@@ -355,7 +355,7 @@ def _suggest_latencies(
 def _typing_case(suggester: Any, data: Path) -> tuple[Any, str]:
     """The held-out example with a reply of at least 30 characters whose conversation is
     nearest to 150 tokens, and the 30 characters typed."""
-    from twinchat.example import Example
+    from twinchat.data.example import Example
 
     lines = (data / "validation.jsonl").open(encoding="utf-8")
     examples = [Example.from_dict(json.loads(line)) for line in lines]

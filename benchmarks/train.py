@@ -157,9 +157,9 @@ def _train(name: str, trainer: Any, counter: Counter, clock: Any) -> Result:
 
 def _twinchat_parts(work: Path, data: Path, model: Path, options: Any) -> tuple[Any, ...]:
     """What `twinchat train --config configs/flan-t5-SHAPE.yaml` builds, from its own functions."""
-    from twinchat import training
-    from twinchat.formats import format_for
+    from twinchat.data.formats import format_for
     from twinchat.models import family_of, load_config, load_model, load_tokenizer
+    from twinchat.training import train as training
 
     config = training.load_config(ROOT / "configs" / f"flan-t5-{options.shape}.yaml", {})
     config = replace(config, model=str(model), eval_every=1_000_000, epochs=1)

@@ -102,7 +102,7 @@ def hike_data(tmp_path_factory) -> Path:
 
 def memorize(data: Path, model: Path, run: Path) -> Path:
     """Train a tiny model until it knows the chat by heart; the run folder."""
-    from twinchat.training import TrainConfig, train
+    from twinchat.training.train import TrainConfig, train
 
     config = TrainConfig(
         model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0
@@ -133,7 +133,7 @@ def hike_t5_run(hike_data, tmp_path_factory) -> Path:
 def llama(hike_llama_run) -> Any:
     """The tiny Llama that knows the little chat by heart, as a Suggester (one per module: tests
     change its caches and settings)."""
-    from twinchat.suggest import Suggester
+    from twinchat.inference.suggester import Suggester
 
     return Suggester.load(hike_llama_run)
 
@@ -141,7 +141,7 @@ def llama(hike_llama_run) -> Any:
 @pytest.fixture(scope="module")
 def t5(hike_t5_run) -> Any:
     """The tiny T5 that knows the little chat by heart, as a Suggester (one per module)."""
-    from twinchat.suggest import Suggester
+    from twinchat.inference.suggester import Suggester
 
     return Suggester.load(hike_t5_run)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from twinchat.message import Kind, Message
+from twinchat.data.message import Kind, Message
 
 
 @dataclass(frozen=True)

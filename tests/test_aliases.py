@@ -8,9 +8,9 @@ import pytest
 from conftest import conversation
 
 from twinchat import PrepareOptions, TwinchatError, prepare
-from twinchat.aliases import parse_aliases, rename
-from twinchat.builder import BuildOptions
-from twinchat.message import Message
+from twinchat.data.aliases import parse_aliases, rename
+from twinchat.data.builder import BuildOptions
+from twinchat.data.message import Message
 
 
 def test_pairs_map_case_insensitively_to_the_name_kept():

@@ -29,10 +29,16 @@ pytest.importorskip("transformers")
 
 
 from twinchat import TwinchatError
-from twinchat.bot import ALLOWED_UPDATES, batch_conversation, bot_token, build_application, run_bot
+from twinchat.apps.bot import (
+    ALLOWED_UPDATES,
+    batch_conversation,
+    bot_token,
+    build_application,
+    run_bot,
+)
+from twinchat.data.example import Turn
 from twinchat.description import ContextWindow, RunDescription
-from twinchat.example import Turn
-from twinchat.suggest import Candidate, Suggester
+from twinchat.inference.suggester import Candidate, Suggester
 
 LINES = HIKE
 BOT = {"id": 5000, "is_bot": True, "first_name": "Sam", "username": "twinbot"}
@@ -470,8 +476,8 @@ def windowed_run(tmp_path_factory) -> Path:
     from tiny_models import make_tiny_llama
 
     from twinchat import PrepareOptions, prepare
-    from twinchat.builder import BuildOptions
-    from twinchat.training import TrainConfig, train
+    from twinchat.data.builder import BuildOptions
+    from twinchat.training.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("windowed")
     chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(HIKE * 4)}

@@ -13,8 +13,8 @@ import pytest
 from conftest import conversation
 
 from twinchat import TwinchatError, prepare, read_export
-from twinchat.readers import imessage
-from twinchat.readers.source import sources_of
+from twinchat.data.readers import imessage
+from twinchat.data.readers.source import sources_of
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from twinchat.callbacks import StopAfter
+from twinchat.training.callbacks import StopAfter
 
 
 class Clock:

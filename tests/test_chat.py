@@ -24,12 +24,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from twinchat import PrepareOptions, TwinchatError, prepare
-from twinchat.chat import CLONE, CONTEXT, YOU, GroupChat, held_out_session
+from twinchat.apps.groupchat import CLONE, CONTEXT, YOU, GroupChat, held_out_session
+from twinchat.apps.terminal import RichScreen, converse
 from twinchat.cli import app, main
+from twinchat.data.example import Turn
 from twinchat.description import ContextWindow, RunDescription
-from twinchat.example import Turn
-from twinchat.suggest import Candidate, Suggester
-from twinchat.terminal import RichScreen, converse
+from twinchat.inference.suggester import Candidate, Suggester
 
 QUESTION, ANSWER = HIKE[0][1], HIKE[1][1]
 TURNS = [Turn(s, t) for s, t, _ in HIKE]
@@ -61,7 +61,7 @@ def test_a_names_odds_do_not_depend_on_the_others_scored_with_it(suggester):
 
 def test_ct2_gives_the_same_odds(hike_t5_run, hike_llama_run, tmp_path):
     pytest.importorskip("ctranslate2")
-    from twinchat.export import export_run
+    from twinchat.inference.export import export_run
 
     for run in (hike_t5_run, hike_llama_run):
         exported = export_run(run, tmp_path / run.parent.name, quantization="float32")

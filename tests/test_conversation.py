@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from twinchat.conversation import (
+from twinchat.data.example import Turn
+from twinchat.errors import TwinchatError
+from twinchat.inference.conversation import (
     NO_MESSAGES,
     parse_conversation,
     parse_json,
@@ -19,8 +21,6 @@ from twinchat.conversation import (
     read_conversation,
     turns_from_json,
 )
-from twinchat.errors import TwinchatError
-from twinchat.example import Turn
 
 
 def error_of(text: str) -> str:
@@ -374,7 +374,7 @@ def test_read_from_a_terminal_does_not_wait(monkeypatch):
 
 def test_import_is_light():
     code = (
-        "import sys, twinchat.conversation; "
+        "import sys, twinchat.inference.conversation; "
         "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -11,9 +11,10 @@ import pytest
 pytest.importorskip("tokenizers")
 pytest.importorskip("transformers")
 
-from twinchat.coverage import Coverage, Loss, measure, shown, summary
-from twinchat.example import Example, Turn
-from twinchat.formats import CAUSAL, SEQ2SEQ, ChatFormat
+from twinchat.data.coverage import Coverage, Loss, measure, shown, summary
+from twinchat.data.example import Example, Turn
+from twinchat.data.formats import ChatFormat
+from twinchat.models import CAUSAL, SEQ2SEQ
 
 # Every printable ASCII character but `{`, `}` and `<`, as in FLAN-T5's vocabulary.
 ENGLISH = [

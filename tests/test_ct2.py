@@ -24,11 +24,11 @@ from conftest import HIKE
 from tiny_models import make_tiny_llama, make_tiny_t5
 
 from twinchat import TwinchatError
-from twinchat.backends import Draw
-from twinchat.example import Turn
-from twinchat.export import export_run
-from twinchat.suggest import Suggester
-from twinchat.training import TrainConfig, train
+from twinchat.data.example import Turn
+from twinchat.inference.backends import Draw
+from twinchat.inference.export import export_run
+from twinchat.inference.suggester import Suggester
+from twinchat.training.train import TrainConfig, train
 
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 REPLY = "perfect, see you there"

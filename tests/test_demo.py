@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from twinchat.demo import SHOWN, _held_out
+from twinchat.apps.demo import SHOWN, _held_out
 
 
 def _write(path, speakers):

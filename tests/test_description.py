@@ -10,10 +10,10 @@ import pytest
 from conftest import HIKE, conversation
 
 from twinchat import PrepareOptions, TwinchatError, prepare
-from twinchat.builder import BuildOptions
+from twinchat.data.builder import BuildOptions
+from twinchat.data.example import Turn
+from twinchat.data.formats import ChatFormat
 from twinchat.description import ContextWindow, RunDescription, Sampling
-from twinchat.example import Turn
-from twinchat.formats import ChatFormat
 
 # A run's twinchat.json as `train` wrote it before the context window was recorded.
 OLD_RUN = {

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from roundtrip import CONVERSATION, assert_same
 
 from twinchat import Kind, TwinchatError
-from twinchat.readers import discord
-from twinchat.readers.discord import (
+from twinchat.data.readers import discord
+from twinchat.data.readers.discord import (
     DiscordExport,
     discord_files,
     looks_like_discord,
@@ -28,7 +28,7 @@ from twinchat.readers.discord import (
     other_dce_format,
     read_discord,
 )
-from twinchat.readers.source import file_source, sources_of
+from twinchat.data.readers.source import file_source, sources_of
 
 DISCORD = FIXTURES / "discord"
 SERVER = DISCORD / "night_owls"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from twinchat.evalreport import (
+from twinchat.evaluation.report import (
     BLIND_KEY,
     best_models,
     render_blind,

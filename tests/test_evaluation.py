@@ -17,11 +17,11 @@ pytest.importorskip("sklearn")
 from test_suggest import CONTEXT
 from typer.testing import CliRunner
 
-from twinchat.baselines import Frequent, Retrieval
 from twinchat.cli import app
+from twinchat.data.example import Example, Turn
 from twinchat.errors import TwinchatError
-from twinchat.evaluation import EvalOptions, _Completer, _positions, _Tally, evaluate
-from twinchat.example import Example, Turn
+from twinchat.evaluation.baselines import Frequent, Retrieval
+from twinchat.evaluation.evaluate import EvalOptions, _Completer, _positions, _Tally, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +251,8 @@ def test_typeahead_examples_are_counted_within_each_chat():
 def test_eval_on_hf_int8_quantizes_the_run_and_its_base_alike(run, data, tmp_path, monkeypatch):
     """`--backend hf-int8`: both models quantized as they load, drawn in batches; the run
     still knows its chat."""
-    from twinchat import evaluation
-    from twinchat.suggest import Suggester
+    from twinchat.evaluation import evaluate as evaluation
+    from twinchat.inference.suggester import Suggester
 
     loaded = []
     for name in ("load", "from_model"):

@@ -6,8 +6,13 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from twinchat.example import Example, Turn
-from twinchat.fidelity import StyleClassifier, StyleProfiles, accuracy_parts, profile_parts
+from twinchat.data.example import Example, Turn
+from twinchat.evaluation.fidelity import (
+    StyleClassifier,
+    StyleProfiles,
+    accuracy_parts,
+    profile_parts,
+)
 
 WORDS = ["see", "you", "at", "the", "park", "later", "bring", "snacks", "and", "water"]
 
@@ -105,7 +110,7 @@ def test_a_training_reply_is_judged_by_a_classifier_that_never_saw_its_session()
 
 
 def test_folds_deal_blocks_of_one_session_in_turn():
-    from twinchat.fidelity import BLOCK, FOLDS, _folds
+    from twinchat.evaluation.fidelity import BLOCK, FOLDS, _folds
 
     examples = [Example(str(i), "c", "long", None, "A", "x", []) for i in range(BLOCK * 2 + 1)]
     examples += [Example("s", "c", "short", None, "A", "x", [])]

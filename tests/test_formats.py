@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from twinchat.example import Turn
-from twinchat.formats import CAUSAL, SEQ2SEQ, ChatFormat
+from twinchat.data.example import Turn
+from twinchat.data.formats import ChatFormat
+from twinchat.models import CAUSAL, SEQ2SEQ
 
 TURNS = [Turn("Ana", "hi\nthere"), Turn("Sam 🎸", "yo")]
 

@@ -12,9 +12,9 @@ pytest.importorskip("transformers")
 
 import torch
 
-from twinchat.backends.hf import PromptCache
-from twinchat.example import Turn
-from twinchat.suggest import Sampling, Suggester
+from twinchat.data.example import Turn
+from twinchat.inference.backends.hf import PromptCache
+from twinchat.inference.suggester import Sampling, Suggester
 
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
@@ -99,7 +99,7 @@ MANY = [(CONTEXT, ""), (CONTEXT[:1], "perfect, se"), (CONTEXT[:2], "p"), (CONTEX
 
 def test_prompts_drawn_together_give_each_its_own_greedy_ids(suggester):
     """Prompts padded into one batch draw what each draws alone (`twinchat eval`'s batches)."""
-    from twinchat.backends import Job
+    from twinchat.inference.backends import Job
 
     prompts = [prompt_for(suggester, typed, messages) for messages, typed in MANY]
     settings = Sampling(max_new_tokens=10)
@@ -113,7 +113,7 @@ def test_prompts_drawn_together_give_each_its_own_greedy_ids(suggester):
 
 
 def test_draws_of_prompts_read_together_keep_their_teacher_forced_scores(suggester):
-    from twinchat.backends import Job
+    from twinchat.inference.backends import Job
 
     prompts = [prompt_for(suggester, typed, messages) for messages, typed in MANY]
     suggester.backend.seed(2)
@@ -127,7 +127,7 @@ def test_draws_of_prompts_read_together_keep_their_teacher_forced_scores(suggest
 
 
 def test_suggest_many_curates_each_conversation_as_suggest_does(suggester):
-    from twinchat.suggest import Request
+    from twinchat.inference.suggester import Request
 
     requests = [Request(messages, "Sam", typed) for messages, typed in MANY]
     greedy = suggester.suggest_many(requests, n=1, greedy=True, max_new_tokens=10)
@@ -257,7 +257,7 @@ def common(a: list[int], b: list[int]) -> int:
 
 def test_a_long_conversation_loses_its_oldest_tokens_a_block_at_a_time():
     """Past the limit the start moves in steps: a new message keeps the kept reading usable."""
-    from twinchat.suggest import CUT_STEP, _cut
+    from twinchat.inference.suggester import CUT_STEP, _cut
 
     assert _cut(100, 512) == 0
     assert _cut(513, 512) == CUT_STEP
@@ -268,7 +268,7 @@ def test_a_long_conversation_loses_its_oldest_tokens_a_block_at_a_time():
 
 
 def test_a_growing_long_conversation_is_not_read_again(llama):
-    from twinchat.suggest import _cut
+    from twinchat.inference.suggester import _cut
 
     def length(messages) -> int:
         return len(llama.tokenizer(llama.format.source(messages))["input_ids"])

@@ -18,8 +18,8 @@ from conftest import TELEGRAM, conversation, telegram_message
 import twinchat.progress
 from twinchat import PrepareOptions, TwinchatError, prepare
 from twinchat.atomic import MARKER, private_open, write_private
-from twinchat.builder import BuildOptions
 from twinchat.cli import main
+from twinchat.data.builder import BuildOptions
 
 # --- pseudonyms that hold --------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("torch")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from twinchat import server  # noqa: E402
-from twinchat.server import create_app  # noqa: E402
+from twinchat.apps import server  # noqa: E402
+from twinchat.apps.server import create_app  # noqa: E402
 
 HIKE_MESSAGES = [{"sender": s, "text": t} for s, t, _ in HIKE[:3]]
 TOKEN = "s3cret-token"

@@ -17,17 +17,17 @@ from typing import Any
 import pytest
 from roundtrip import CONVERSATION, assert_same
 
-from twinchat.errors import TwinchatError
-from twinchat.message import Kind, Message
-from twinchat.readers import imessage
-from twinchat.readers.imessage import (
+from twinchat.data.message import Kind, Message
+from twinchat.data.readers import imessage
+from twinchat.data.readers.imessage import (
     IMessageExport,
     apple_time,
     attributed_text,
     find_imessage,
     read_imessage,
 )
-from twinchat.readers.source import file_source, sources_of
+from twinchat.data.readers.source import file_source, sources_of
+from twinchat.errors import TwinchatError
 
 EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
 T0 = datetime(2024, 3, 1, 9, 15, tzinfo=UTC)

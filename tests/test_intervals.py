@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twinchat.intervals import bootstrap, difference, interval, value
+from twinchat.evaluation.intervals import bootstrap, difference, interval, value
 
 
 def test_value_is_a_ratio_of_sums():

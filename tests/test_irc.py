@@ -15,10 +15,10 @@ from conftest import FIXTURES, SHARED, TELEGRAM
 from roundtrip import CONVERSATION as EVERY_READER
 from roundtrip import assert_same
 
+from twinchat.data.message import Kind, Message
+from twinchat.data.readers.irc import IrcExport, file_date, irc_logs, looks_like_irc, read_irc
+from twinchat.data.readers.source import file_source, sources_of
 from twinchat.errors import TwinchatError
-from twinchat.message import Kind, Message
-from twinchat.readers.irc import IrcExport, file_date, irc_logs, looks_like_irc, read_irc
-from twinchat.readers.source import file_source, sources_of
 
 IRC = FIXTURES / "irc"
 CORPUS = SHARED / "corpora" / "ubuntu-irc"
@@ -367,7 +367,8 @@ def test_whole_train_folder_speed():
 
 def test_read_export_recognises_irc_logs_and_prepare_builds_from_them(tmp_path):
     from twinchat import read_export
-    from twinchat.dataset import PrepareOptions, prepare
+    from twinchat.data.options import PrepareOptions
+    from twinchat.data.prepare import prepare
 
     two_days(tmp_path / "logs")
     export = read_export(tmp_path / "logs")
@@ -467,8 +468,8 @@ def test_client_logs_are_read_by_the_shared_files_base(tmp_path):
     """IrcClientExport is a FilesExport: bytes counted for progress, each file a chat only when
     it says something, and a line that is not UTF-8 decoded by the base's decode_line."""
     from twinchat import read_export
-    from twinchat.readers.files import FilesExport, decode_line
-    from twinchat.readers.irc_clients import LEGACY, IrcClientExport
+    from twinchat.data.readers.files import FilesExport, decode_line
+    from twinchat.data.readers.irc_clients import LEGACY, IrcClientExport
 
     export = read_export(CLIENTS / "mixed")
     assert isinstance(export, IrcClientExport) and isinstance(export, FilesExport)

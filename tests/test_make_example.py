@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tools" / "make_example.py"
-BUNDLED = REPO / "src" / "twinchat" / "data" / "ubuntu-irc.telegram.json"
+BUNDLED = REPO / "src" / "twinchat" / "data" / "chats" / "ubuntu-irc.telegram.json"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "ubuntu-irc"
 
 needs_corpus = pytest.mark.skipif(

@@ -18,7 +18,7 @@ from conftest import FIXTURES, SHARED
 from roundtrip import CONVERSATION, Line, assert_same
 
 from twinchat import Kind, TwinchatError
-from twinchat.readers.messenger import (
+from twinchat.data.readers.messenger import (
     MessengerExport,
     find_messenger,
     is_html_download,
@@ -27,7 +27,7 @@ from twinchat.readers.messenger import (
     repair,
     to_message,
 )
-from twinchat.readers.source import sources_of
+from twinchat.data.readers.source import sources_of
 
 MESSENGER = FIXTURES / "messenger"
 FACEBOOK = MESSENGER / "facebook-bobstone"

@@ -22,8 +22,7 @@ pytest.importorskip("openai")
 import httpx
 import openai
 
-from twinchat.example import Turn
-from twinchat.openai_api import (
+from twinchat.apps.openai_api import (
     HUMAN,
     Message,
     Reply,
@@ -31,8 +30,9 @@ from twinchat.openai_api import (
     replies,
     token_pieces,
 )
-from twinchat.server import create_app
-from twinchat.suggest import Suggester
+from twinchat.apps.server import create_app
+from twinchat.data.example import Turn
+from twinchat.inference.suggester import Suggester
 
 TOKEN = "s3cret-token"
 FIRST, ANSWER, THIRD, LAST = (text for _, text, _ in HIKE)

@@ -23,11 +23,11 @@ from conftest import HIKE, memorize
 from test_hf_backend import common, generate_reference, prompt_for, prompt_head, teacher_forced
 
 from twinchat import TwinchatError
-from twinchat.backends import common_prefix
-from twinchat.backends.ort import Sessions
-from twinchat.example import Turn
-from twinchat.export import export_run
-from twinchat.suggest import Sampling, Suggester
+from twinchat.data.example import Turn
+from twinchat.inference.backends import common_prefix
+from twinchat.inference.backends.ort import Sessions
+from twinchat.inference.export import export_run
+from twinchat.inference.suggester import Sampling, Suggester
 
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
@@ -238,7 +238,7 @@ def test_eval_of_an_export_measures_the_run_and_its_base_as_transformers_does(
 ):
     """`twinchat eval` of an ort export converts the base to ort too: the same reply losses
     as the transformers run and base give (float32), in a fraction of the time."""
-    from twinchat.evaluation import EvalOptions, evaluate
+    from twinchat.evaluation.evaluate import EvalOptions, evaluate
 
     folder = Path(exports["float32"].backend.model_folder)
     options = EvalOptions(compare=("base",), samples=3, candidates=2, typeahead=1)
@@ -260,7 +260,7 @@ def test_the_server_page_and_openai_routes_run_on_an_export(exports):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from twinchat.server import create_app
+    from twinchat.apps.server import create_app
 
     hf, ort = exports["hf"], exports["float32"]
     messages = [{"sender": t.sender, "text": t.text} for t in CONTEXT]

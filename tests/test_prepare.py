@@ -11,8 +11,8 @@ import pytest
 from conftest import TELEGRAM, conversation
 
 from twinchat import PrepareOptions, TwinchatError, prepare
-from twinchat.builder import BuildOptions
 from twinchat.cli import main
+from twinchat.data.builder import BuildOptions
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

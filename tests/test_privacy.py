@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twinchat.privacy import Pseudonymizer, scrub
+from twinchat.data.privacy import Pseudonymizer, scrub
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_a_prepared_slavic_chat_holds_no_real_name(tmp_path):
     from conftest import telegram_message
 
     from twinchat import PrepareOptions, prepare
-    from twinchat.builder import BuildOptions
+    from twinchat.data.builder import BuildOptions
 
     messages = [
         telegram_message(i, sender, f"{SLAVIC_FORMS[other]} {ORDINARY}", 1_700_000_000 + 60 * i)

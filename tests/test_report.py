@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from twinchat.report import render_report
+from twinchat.data.report import render_report
 
 EVIL = "<script>alert(1)</script>"
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source"}

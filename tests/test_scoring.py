@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from twinchat.scoring import (
+from twinchat.evaluation.scoring import (
     best_of,
     chrf,
     count_keystrokes,
@@ -297,7 +297,7 @@ def test_typeahead_scores_custom_cuts():
 
 def test_import_is_light():
     code = (
-        "import sys, twinchat.scoring; "
+        "import sys, twinchat.evaluation.scoring; "
         "print(sorted({'torch', 'transformers', 'nltk', 'sacrebleu'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

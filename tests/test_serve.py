@@ -27,9 +27,9 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from twinchat import TwinchatError
-from twinchat.example import Turn
-from twinchat.server import GONE, LOOPBACK_NAMES, _Model, create_app, is_loopback
-from twinchat.suggest import Suggester
+from twinchat.apps.server import GONE, LOOPBACK_NAMES, _Model, create_app, is_loopback
+from twinchat.data.example import Turn
+from twinchat.inference.suggester import Suggester
 
 LINES = HIKE
 MESSAGES = [{"sender": s, "text": t} for s, t, _ in LINES[:3]]

@@ -17,9 +17,8 @@ import pytest
 from conftest import FIXTURES, TELEGRAM
 from roundtrip import CONVERSATION, assert_same
 
-from twinchat.errors import TwinchatError
-from twinchat.message import Kind, Message
-from twinchat.readers.signal import (
+from twinchat.data.message import Kind, Message
+from twinchat.data.readers.signal import (
     ORDER_WINDOW,
     SignalExport,
     chat_name,
@@ -27,7 +26,8 @@ from twinchat.readers.signal import (
     media_type,
     read_signal,
 )
-from twinchat.readers.source import sources_of
+from twinchat.data.readers.source import sources_of
+from twinchat.errors import TwinchatError
 
 EXPORT = FIXTURES / "signal" / "export"
 ALICE = EXPORT / "AliceMartin"

@@ -18,10 +18,10 @@ import pytest
 from conftest import FIXTURES, SHARED
 from roundtrip import CONVERSATION, Line, assert_same
 
+from twinchat.data.message import Kind, Message
+from twinchat.data.readers.slack import SlackExport, find_slack, read_slack
+from twinchat.data.readers.source import sources_of
 from twinchat.errors import TwinchatError
-from twinchat.message import Kind, Message
-from twinchat.readers.slack import SlackExport, find_slack, read_slack
-from twinchat.readers.source import sources_of
 
 EXPORT = FIXTURES / "slack" / "export"
 SAMPLE = SHARED / "samples" / "slack" / "slack-export-viewer_testarchive.zip"

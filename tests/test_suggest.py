@@ -13,9 +13,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from twinchat import TwinchatError
+from twinchat.data.example import Turn
 from twinchat.description import ContextWindow, RunDescription
-from twinchat.example import Turn
-from twinchat.suggest import Suggester, _acceptable, _next_turn
+from twinchat.inference.suggester import Suggester, _acceptable, _next_turn
 
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
@@ -99,7 +99,7 @@ def test_token_texts_spell_what_the_tokenizer_decodes(suggester):
 
 
 def test_a_candidate_ends_where_another_persons_message_starts():
-    from twinchat.formats import ChatFormat
+    from twinchat.data.formats import ChatFormat
 
     turn = _next_turn({"Ana", "Sam (work)"}, ChatFormat(family="causal", end="</s>"))
     written = "sure, 8 works\nSam (work): great\nAna: see you"

@@ -16,10 +16,9 @@ import pytest
 from conftest import FIXTURES, TELEGRAM
 from roundtrip import CONVERSATION, assert_same
 
-from twinchat.errors import TwinchatError
-from twinchat.message import Kind, Message
-from twinchat.readers.source import file_source, sources_of
-from twinchat.readers.table import (
+from twinchat.data.message import Kind, Message
+from twinchat.data.readers.source import file_source, sources_of
+from twinchat.data.readers.table import (
     DateOrderUnknown,
     TableExport,
     find_table,
@@ -27,6 +26,7 @@ from twinchat.readers.table import (
     parse_columns,
     read_time,
 )
+from twinchat.errors import TwinchatError
 
 TABLE = FIXTURES / "table"
 WHATSAPP_CHAT = FIXTURES / "whatsapp" / "ios" / "_chat.txt"

@@ -12,7 +12,7 @@ from conftest import SHARED, TELEGRAM, telegram_message
 from roundtrip import CONVERSATION, assert_same
 
 from twinchat import Kind, TwinchatError, prepare, read_export
-from twinchat.readers.telegram import EscapeFixingStream
+from twinchat.data.readers.telegram import EscapeFixingStream
 
 
 def by_id(path):

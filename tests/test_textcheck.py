@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 from tiny_models import chat_texts, make_tiny_llama, make_tiny_t5
 
 from twinchat import PrepareOptions, TwinchatError, prepare
-from twinchat.training import TrainConfig, train
+from twinchat.training.train import TrainConfig, train
 
 LINES = [
     ("Дима", "привет, как дела?", 0),
@@ -124,8 +124,8 @@ def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, caps
     """A tiny byte-level model that learnt one reply by heart writes it back exactly, in
     Python (hf and ct2 backends) and in `twinchat suggest --json`."""
     from twinchat.cli import main
-    from twinchat.example import Turn
-    from twinchat.suggest import Suggester
+    from twinchat.data.example import Turn
+    from twinchat.inference.suggester import Suggester
 
     lines = [("Ana", "what's the plan?", 0), ("Sam", WRITTEN, 40), ("Ana", "ok", 30)]
     prepare_sessions(tmp_path, lines, 16, holdout=0.1, name="Plan", id=3)
@@ -136,7 +136,7 @@ def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, caps
         [Turn("Ana", "what's the plan?")], as_="Sam", n=1, greedy=True, max_new_tokens=96
     )
     assert best[0].text == WRITTEN
-    from twinchat.export import export_run
+    from twinchat.inference.export import export_run
 
     fast = export_run(tmp_path / "run", tmp_path / "ct2", quantization="float32")
     again = Suggester.load(fast).suggest(

@@ -22,7 +22,7 @@ from transformers import TrainerCallback
 
 from twinchat import TwinchatError
 from twinchat.description import RunDescription
-from twinchat.training import TrainConfig, load_config, train
+from twinchat.training.train import TrainConfig, load_config, train
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +75,9 @@ def test_causal_full_training(data, llama, tmp_path):
 
 
 def test_causal_loss_counts_only_reply_tokens(data, llama, tmp_path):
-    from twinchat.formats import format_for
+    from twinchat.data.formats import format_for
     from twinchat.models import load_tokenizer
-    from twinchat.training import _tokenized
+    from twinchat.training.train import _tokenized
 
     tokenizer = load_tokenizer(str(llama), "causal")
     splits = _tokenized(
@@ -99,9 +99,9 @@ def test_validation_loss_is_of_the_reply_text_alone(data, llama, t5, tmp_path, f
     the loss), while a seq2seq decoder still reads the name; training labels keep it."""
     from transformers import DataCollatorForSeq2Seq
 
-    from twinchat.formats import format_for
+    from twinchat.data.formats import format_for
     from twinchat.models import load_model, load_tokenizer
-    from twinchat.training import _ReplyTextLoss, _tokenized
+    from twinchat.training.train import _ReplyTextLoss, _tokenized
 
     folder = llama if family == "causal" else t5
     tokenizer = load_tokenizer(str(folder), family)
@@ -146,8 +146,8 @@ def test_seq2seq_lora_and_merge(data, t5, tmp_path):
         b = merged(**batch, labels=labels).logits
     assert torch.allclose(a, b, atol=1e-4)
     # the adapter without merged weights: suggest merges it in memory, and scores alike
-    from twinchat.example import Turn
-    from twinchat.suggest import Suggester
+    from twinchat.data.example import Turn
+    from twinchat.inference.suggester import Suggester
 
     (run / "twinchat.json").write_text(
         json.dumps({**description, "merged": None}), encoding="utf-8"

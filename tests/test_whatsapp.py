@@ -14,8 +14,8 @@ from roundtrip import assert_same
 
 import twinchat
 from twinchat import Kind, TwinchatError, read_export
-from twinchat.readers.telegram import TelegramExport
-from twinchat.readers.whatsapp import WhatsAppExport, chat_of
+from twinchat.data.readers.telegram import TelegramExport
+from twinchat.data.readers.whatsapp import WhatsAppExport, chat_of
 
 WHATSAPP = FIXTURES / "whatsapp"
 ANDROID = WHATSAPP / "android" / "WhatsApp Chat with Hiking Crew.txt"

@@ -1,7 +1,7 @@
 """Build the bundled example chat: real #ubuntu IRC logs as a Telegram Desktop single-chat export.
 
     python tools/make_example.py --corpus /work/shared/corpora/ubuntu-irc \
-        --out src/twinchat/data/ubuntu-irc.telegram.json --messages 4000
+        --out src/twinchat/data/chats/ubuntu-irc.telegram.json --messages 4000
 
 The corpus is the Ubuntu IRC part of jkkummerfeld/irc-disentanglement (CC-BY-4.0, Kummerfeld et
 al., ACL 2019). Its `train/*.raw.txt` logs have one line per event:

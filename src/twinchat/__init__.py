@@ -13,15 +13,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 _WHERE = {
-    "BuildOptions": "twinchat.builder",
-    "build_examples": "twinchat.builder",
-    "Example": "twinchat.example",
-    "Turn": "twinchat.example",
-    "Kind": "twinchat.message",
-    "Message": "twinchat.message",
-    "PrepareOptions": "twinchat.dataset",
-    "prepare": "twinchat.dataset",
-    "read_export": "twinchat.readers",
+    "BuildOptions": "twinchat.data.builder",
+    "build_examples": "twinchat.data.builder",
+    "Example": "twinchat.data.example",
+    "Turn": "twinchat.data.example",
+    "Kind": "twinchat.data.message",
+    "Message": "twinchat.data.message",
+    "PrepareOptions": "twinchat.data.options",
+    "prepare": "twinchat.data.prepare",
+    "read_export": "twinchat.data.readers",
     "TwinchatError": "twinchat.errors",
 }
 __all__ = sorted(_WHERE)

@@ -81,7 +81,7 @@ def resolve(name: str | Path) -> Path:
     if key not in EXPORTS:
         known = ", ".join(PREFIX + k for k in EXPORTS)
         raise TwinchatError(f"no bundled export '{key}'; bundled exports: {known}")
-    return Path(str(resources.files("twinchat") / "data" / EXPORTS[key]))
+    return Path(str(resources.files("twinchat") / "data" / "chats" / EXPORTS[key]))
 
 
 def is_bundled(name: str | Path) -> bool:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from twinchat.atomic import write_private
-from twinchat.builder import BuildOptions
+from twinchat.data.builder import BuildOptions
+from twinchat.data.example import Turn
+from twinchat.data.formats import ChatFormat
 from twinchat.errors import TwinchatError
-from twinchat.example import Turn
-from twinchat.formats import ChatFormat
 
 FILE = "twinchat.json"
 VERSION = 1

