@@ -170,3 +170,24 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         listener.close()
+
+
+@pytest.fixture(scope="session")
+def windowed_run(tmp_path_factory) -> Path:
+    """`prepare --max-context 4 --session-gap 30` then `train`: a run whose contexts were cut
+    otherwise than by prepare's defaults (10 messages, 120 minutes)."""
+    from tiny_models import make_tiny_llama
+
+    from twinchat import PrepareOptions, prepare
+    from twinchat.data.builder import BuildOptions
+    from twinchat.training.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("windowed")
+    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(HIKE * 4)}
+    (root / "result.json").write_text(json.dumps(chat), encoding="utf-8")
+    build = BuildOptions(max_context=4, session_gap=30.0)
+    prepare([root / "result.json"], root / "ds", PrepareOptions(build=build, holdout=0.0))
+    model = make_tiny_llama(root / "model")
+    config = TrainConfig(model=str(model), max_steps=1, batch_size=4, eval_every=1000, patience=0)
+    train(root / "ds", root / "run", config)
+    return root / "run"

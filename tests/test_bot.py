@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import HIKE, conversation
+from conftest import HIKE
 
 pytest.importorskip("telegram")
 pytest.importorskip("torch")
@@ -467,27 +467,6 @@ def test_the_allowlist_is_by_chat_every_member_of_an_allowed_group_is_answered(t
 
     asyncio.run(scenario())
     assert len(telegram.called("sendMessage")) == 1
-
-
-@pytest.fixture(scope="module")
-def windowed_run(tmp_path_factory) -> Path:
-    """`prepare --max-context 4 --session-gap 30` then `train`: a run whose contexts were cut
-    otherwise than by prepare's defaults (10 messages, 120 minutes)."""
-    from tiny_models import make_tiny_llama
-
-    from twinchat import PrepareOptions, prepare
-    from twinchat.data.builder import BuildOptions
-    from twinchat.training.train import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("windowed")
-    chat = {"name": "Hike", "type": "personal_chat", "id": 7, "messages": conversation(HIKE * 4)}
-    (root / "result.json").write_text(json.dumps(chat), encoding="utf-8")
-    build = BuildOptions(max_context=4, session_gap=30.0)
-    prepare([root / "result.json"], root / "ds", PrepareOptions(build=build, holdout=0.0))
-    model = make_tiny_llama(root / "model")
-    config = TrainConfig(model=str(model), max_steps=1, batch_size=4, eval_every=1000, patience=0)
-    train(root / "ds", root / "run", config)
-    return root / "run"
 
 
 def test_a_group_is_read_with_the_window_the_run_was_prepared_with(telegram, windowed_run):
