@@ -41,6 +41,8 @@ REAL = "real replies"
 """The column of the real held-out replies: the ceiling of the style figures."""
 KEY_STYLE = ("style_accuracy",)
 """The style figure on which the fine-tune must beat the untuned model."""
+CARD_FIGURES = ("reply_loss", "keystroke_savings")
+"""Also compared paired with every comparison, for the quality card's plain words."""
 
 
 @dataclass
@@ -160,6 +162,7 @@ def _evaluate(
     console: Console,
 ) -> Evaluation:
     from twinchat.atomic import staged_folder
+    from twinchat.evaluation.card import write_card
     from twinchat.evaluation.report import KEY_METRICS, verdict, write_blind, write_report
     from twinchat.progress import progress_bar
 
@@ -188,7 +191,7 @@ def _evaluate(
     differences = {
         other: {
             key: _difference(tallies[names[0]], tallies[other], key, options.seed)
-            for key in (*KEY_METRICS, *KEY_STYLE)
+            for key in (*KEY_METRICS, *KEY_STYLE, *CARD_FIGURES)
         }
         for other in names[1:]
     }
@@ -204,6 +207,7 @@ def _evaluate(
         "replies by people not in training": _new_speakers(models, examples),
         "intervals": "95 %, bootstrap over examples (1,000 resamples, seeded)",
     }  # fmt: skip
+    result = Evaluation(names, metrics, spans, differences, chats, fidelity, sentence)
     with staged_folder(out, force=options.force) as staging:
         write_report(
             staging, names, metrics, _curve(run), rows, settings,
@@ -211,7 +215,8 @@ def _evaluate(
             verdict_text=sentence,
         )  # fmt: skip
         write_blind(staging, names, rows, seed=options.seed, settings=settings)
-    return Evaluation(names, metrics, spans, differences, chats, fidelity, sentence)
+        write_card(staging, result, settings)
+    return result
 
 
 def _positions(chats: list[str]) -> list[int]:
