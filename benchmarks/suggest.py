@@ -27,8 +27,10 @@ the page does; any other asks for the greedy completion of up to 8 tokens (`comp
 repetitions): reading a 150-token prompt (per token), one decoding step at batch 1 and at
 batch 7. Each call's own floor is what its
 work costs at those rates: the prompt tokens not read by an earlier call (the longest common
-prefix with the previous prompt is free), and as many steps as its longest row took, at its
-batch size. `× floor` is the latency over that floor: 1.0 is an engine doing nothing it need not.
+prefix with the previous prompt is free; not for CTranslate2's Translator, which keeps nothing
+between calls and must encode the conversation again each time), and as many steps as its
+longest row took, at its batch size. `× floor` is the latency over that floor: 1.0 is an
+engine doing nothing it need not.
 onnxruntime-genai cannot copy a read prompt to other rows: its floor for n rows is the cheaper
 of reading the prompt once and drawing the rows one after the other, or reading it n times and
 drawing them as a batch.
@@ -78,8 +80,13 @@ class Floor:
     step_n: float
     shared_prompt: bool = True
     """Whether the engine reads a prompt once for all the rows of a batch."""
+    kept_prompt: bool = True
+    """Whether the engine can keep a read prompt between calls. CTranslate2's Translator
+    cannot: each call encodes the whole conversation again, and its floor is charged for it."""
 
-    def of(self, new_tokens: int, steps: int, rows: int) -> float:
+    def of(self, new_tokens: int, prompt_tokens: int, steps: int, rows: int) -> float:
+        if not self.kept_prompt:
+            new_tokens = prompt_tokens
         step = self.step_1 + (self.step_n - self.step_1) * (rows - 1) / (ROWS - 1)
         batched = new_tokens * self.per_token + steps * step
         if self.shared_prompt or rows == 1:
@@ -93,7 +100,7 @@ class Recorder:
     """Wraps a backend's `generate` to note each call's work: new prompt tokens, steps, rows."""
 
     backend: Any
-    calls: list[tuple[int, int, int]] = field(default_factory=list)
+    calls: list[tuple[int, int, int, int]] = field(default_factory=list)
     previous: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -106,7 +113,7 @@ class Recorder:
         new = len(head) - _common(self.previous, head)
         self.previous = head
         steps = max((len(d.ids) for d in draws), default=0)
-        self.calls.append((max(new, 1), steps, count))
+        self.calls.append((max(new, 1), len(head), steps, count))
         return draws
 
     def floor(self, floor: Floor, since: int) -> float:
@@ -295,7 +302,10 @@ def _ct2_floor(suggester: Any, ids: list[int]) -> Floor:
 
     first = _best(run(1, 1))
     per_step = {rows: (_best(run(17, rows)) - _best(run(1, rows))) / 16 for rows in (1, ROWS)}
-    return Floor(max(first - per_step[1], 0.0) / len(ids), per_step[1], per_step[ROWS])
+    return Floor(
+        max(first - per_step[1], 0.0) / len(ids), per_step[1], per_step[ROWS],
+        kept_prompt=not seq2seq,  # a Generator keeps its static prompt; a Translator nothing
+    )  # fmt: skip
 
 
 def _ort_floor(suggester: Any, ids: list[int]) -> Floor:
