@@ -3,6 +3,7 @@ when its interval excludes 0, each person's clone against their real messages.""
 
 from __future__ import annotations
 
+import json
 import stat
 
 import pytest
@@ -134,9 +135,21 @@ def test_eval_writes_the_card_beside_the_report(hike_llama_run, hike_data, tmp_p
     text = card.read_text(encoding="utf-8")
     assert text == render_card(result, {**_settings_of(tmp_path), "samples": 4})
     assert "Ana's clone is told apart as Ana" in text
+    # every example's part of every figure, to compute any subset's intervals again
+    from twinchat.evaluation.intervals import value
+
+    lines = [json.loads(line) for line in (tmp_path / "report" / "figures.jsonl").open()]
+    assert [line["index"] for line in lines] == [0, 1, 2, 3]
+    for model in ("run", "frequent", "real replies"):
+        for key, found in result.metrics[model].items():
+            parts = {
+                line["index"]: tuple(line["figures"][model][key])
+                for line in lines
+                if key in line["figures"].get(model, {})
+            }
+            if parts:
+                assert value(parts) == pytest.approx(found), (model, key)
 
 
 def _settings_of(tmp_path) -> dict:
-    import json
-
     return json.loads((tmp_path / "report" / "metrics.json").read_text())["settings"]

@@ -216,7 +216,28 @@ def _evaluate(
         )  # fmt: skip
         write_blind(staging, names, rows, seed=options.seed, settings=settings)
         write_card(staging, result, settings)
+        _write_parts(staging / PARTS, held, tallies)
     return result
+
+
+PARTS = "figures.jsonl"
+"""Each held-out example's part of every figure: its intervals, or those of any subset (how
+many examples a figure needs), can be computed again without running the models."""
+
+
+def _write_parts(path: Path, held: list[tuple[str, Example]], tallies: dict[str, _Tally]) -> None:
+    from twinchat.atomic import private_open
+
+    with private_open(path) as handle:
+        for index, (chat, example) in enumerate(held):
+            figures = {
+                name: {key: list(parts[index]) for key, parts in tally.parts.items()
+                       if index in parts}
+                for name, tally in tallies.items()
+            }  # fmt: skip
+            line = {"index": index, "id": example.id, "chat": chat, "speaker": example.speaker,
+                    "figures": figures}  # fmt: skip
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _positions(chats: list[str]) -> list[int]:
