@@ -21,8 +21,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("torch")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from twinchat.apps import server  # noqa: E402
-from twinchat.apps.server import create_app  # noqa: E402
+from twinchat.apps.server import create_app, worker  # noqa: E402
 
 HIKE_MESSAGES = [{"sender": s, "text": t} for s, t, _ in HIKE[:3]]
 TOKEN = "s3cret-token"
@@ -121,7 +120,7 @@ def test_a_burst_runs_on_one_thread_and_its_memory_goes_back_when_the_queue_drai
     inner = gated._call
     gated._call = lambda *a: threads.add(threading.get_ident()) or inner(*a)  # type: ignore
     drained: list[int] = []
-    monkeypatch.setattr(server, "trim", lambda: drained.append(gated.calls) or True)
+    monkeypatch.setattr(worker, "trim", lambda: drained.append(gated.calls) or True)
     body = {"messages": HIKE_MESSAGES, "as": "Sam", "typed": "perfect, se"}
     with serving(create_app(gated, max_queue=4)) as url:
         with ThreadPoolExecutor(4) as clients:
@@ -139,7 +138,7 @@ def test_a_burst_runs_on_one_thread_and_its_memory_goes_back_when_the_queue_drai
             time.sleep(0.05)
     assert len(threads) == 1, threads
     assert drained == [4]  # trimmed once, when the burst's last request left
-    assert server.trim() is (platform.libc_ver()[0] == "glibc")  # no malloc_trim elsewhere
+    assert worker.trim() is (platform.libc_ver()[0] == "glibc")  # no malloc_trim elsewhere
 
 
 def test_open_routes_read_a_tiny_body_and_slow_bodies_time_out(llama):

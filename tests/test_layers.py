@@ -120,4 +120,4 @@ def test_the_checks_see_a_wrong_import():
     """The layer check is not vacuous: an app imported from the data stage is caught."""
     assert _stage("twinchat.apps.server")[0] > _stage("twinchat.data.prepare")[0]
     assert "twinchat.data.builder" in GRAPH["twinchat.data.prepare"]
-    assert "twinchat.inference.suggester" in GRAPH["twinchat.apps.server"]
+    assert "twinchat.inference.suggester" in GRAPH["twinchat.apps.server.launcher"]

@@ -22,15 +22,9 @@ pytest.importorskip("openai")
 import httpx
 import openai
 
-from twinchat.apps.openai_api import (
-    HUMAN,
-    Message,
-    Reply,
-    conversation,
-    replies,
-    token_pieces,
-)
 from twinchat.apps.server import create_app
+from twinchat.apps.server.openai_routes import HUMAN, Reply, conversation, replies, token_pieces
+from twinchat.apps.server.openai_schemas import Message
 from twinchat.data.example import Turn
 from twinchat.inference.suggester import Suggester
 

@@ -27,7 +27,8 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from twinchat import TwinchatError
-from twinchat.apps.server import GONE, LOOPBACK_NAMES, _Model, create_app, is_loopback
+from twinchat.apps.server import GONE, LOOPBACK_NAMES, create_app, is_loopback
+from twinchat.apps.server.worker import ModelWorker
 from twinchat.data.example import Turn
 from twinchat.inference.suggester import Suggester
 
@@ -314,7 +315,7 @@ def test_a_request_whose_client_left_while_queued_costs_no_model_time():
 
     called = []
     with pytest.raises(HTTPException) as raised:
-        anyio.run(_Model(None).run, Gone(), "complete", [], lambda: called.append(1))
+        anyio.run(ModelWorker(None).run, Gone(), "complete", [], lambda: called.append(1))
     assert raised.value.status_code == 499
     assert not called
 
