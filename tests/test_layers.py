@@ -20,7 +20,7 @@ import twinchat
 PACKAGE = Path(twinchat.__file__).parent
 # Lowest first. Each entry is a layer; the names in it are stages that must not import each other.
 LAYERS = [
-    ["twinchat.errors", "twinchat.atomic", "twinchat.jsonl", "twinchat.progress"],
+    ["twinchat.errors", "twinchat.atomic", "twinchat.jsonl", "twinchat.progress", "twinchat.pages"],
     ["twinchat.bundled"],
     ["twinchat.models"],
     ["twinchat.data"],

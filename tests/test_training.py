@@ -63,7 +63,7 @@ def test_causal_full_training(data, llama, tmp_path):
     assert losses(run)[-1] < losses(run)[0]
     before, after = weights(llama), weights(run)
     assert any(not torch.equal(before[k], after[k]) for k in before)
-    for name in ("twinchat.json", "metrics.jsonl", "loss.png", "config.json", "tokenizer.json"):
+    for name in ("twinchat.json", "metrics.jsonl", "loss.svg", "config.json", "tokenizer.json"):
         assert (run / name).exists(), name
     assert any((run / "tensorboard").rglob("events.*"))
     assert description["family"] == "causal" and set(description["speakers"]) == {"Ana", "Sam"}
@@ -72,6 +72,25 @@ def test_causal_full_training(data, llama, tmp_path):
     window = {"max_context": 10, "max_context_chars": 2000, "session_gap": 120.0}
     assert description["window"] == window
     assert RunDescription.read(run).to_dict() == description
+
+
+def test_loss_curve_is_drawn_from_metrics_jsonl(tmp_path):
+    """`loss.svg` is the eval report's chart, drawn from the run's `metrics.jsonl`."""
+    import xml.etree.ElementTree as ET
+
+    from twinchat.pages.charts import SVG_NS
+    from twinchat.training.train import _plot
+
+    records = [{"step": 2, "loss": 3.0}, {"step": 4, "loss": 2.5}, {"step": 4, "eval_loss": 2.8}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    _plot(tmp_path)
+    lines = ET.parse(tmp_path / "loss.svg").getroot().iter(f"{{{SVG_NS}}}polyline")
+    assert [len(line.get("points").split()) for line in lines] == [2, 1]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "metrics.jsonl").write_text('{"step": 1, "learning_rate": 0.1}\n')
+    _plot(empty)
+    assert not (empty / "loss.svg").exists()  # nothing to draw
 
 
 def test_causal_loss_counts_only_reply_tokens(data, llama, tmp_path):

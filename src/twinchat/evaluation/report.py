@@ -1,10 +1,11 @@
 """The pages of `twinchat eval`: `report.html` and `metrics.json`, and the blind test `blind.html`.
 
-Both pages are single self-contained files that open offline, like the `prepare` report: inline
-CSS and hand-written SVG, no fonts, style sheets, images or scripts from anywhere, and a
-Content-Security-Policy that forbids loading any. Every string taken from the data (message text,
-sender and model names, settings) goes through `html.escape` on its way in. Unlike the `prepare`
-report these pages hold message text from the held-out chats, so every file is written owner-only.
+Both pages are templates of the page kit (`pages/templates/evaluation.html`, `blind.html`) filled
+here: single self-contained files that open offline, like the `prepare` report, with inline CSS
+and SVG, no fonts, style sheets, images or scripts from anywhere, and a Content-Security-Policy
+that forbids loading any. Every string taken from the data (message text, sender and model names,
+settings) is escaped on its way in. Unlike the `prepare` report these pages hold message text
+from the held-out chats, so every file is written owner-only.
 
 The data is plain dicts and lists (the `TypedDict`s below only document their shapes):
 
@@ -30,12 +31,12 @@ import json
 import math
 import random
 from collections.abc import Mapping, Sequence
-from html import escape
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from twinchat.atomic import write_private
-from twinchat.data.report import CSS, DARK, P90
+from twinchat.pages.charts import loss_curve, loss_summary
+from twinchat.pages.render import Html, escape, fill, inline, section
 
 
 class Message(TypedDict):
@@ -84,44 +85,6 @@ BLIND_KEY = b"twinchat-blind"
 """The blind page's answer key is XORed with this, then base64-encoded: proof against a glance."""
 REAL = -1
 """The author index of the real reply in the blind page's answer key."""
-
-EVAL_CSS = """
-.chat{display:flex;flex-direction:column;gap:4px;margin:8px 0}
-.msg{max-width:80%;background:#f1f3f5;border-radius:8px;padding:4px 9px;align-self:flex-start}
-.msg.me{align-self:flex-end;background:#ddf4ff}
-.msg b,.cand h3{display:block;font-size:12px;font-weight:600;color:#57606a;margin:0}
-.t{white-space:pre-wrap;overflow-wrap:anywhere}
-.msg.real{background:#dafbe1;border:1px solid #4ac26b}
-details{align-self:stretch;color:#57606a;font-size:12.5px}
-details .chat{color:#24292f;font-size:14px}
-.cands{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:8px}
-.cand{border:1px solid #e1e4e8;border-radius:8px;padding:6px 9px;min-width:0}
-.cand ol{margin:4px 0 0;padding-left:20px} .cand li{margin-bottom:4px}
-.same{font-size:11px;background:#dafbe1;border-radius:3px;padding:0 4px;margin-left:4px}
-td.best{background:#dafbe1;font-weight:600}
-.verdict{font-weight:600} .empty{color:#8c959f;font-style:italic}
-.wide{overflow-x:auto}
-.ci{display:block;font-size:11px;color:#57606a;font-weight:400;white-space:nowrap}
-td.far{background:#ffebe9}
-"""
-BLIND_CSS = """
-.opts{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:8px;margin:8px 0}
-button.opt{font:inherit;color:inherit;text-align:left;background:#fff;border:1px solid #d0d7de;
-border-radius:8px;padding:8px 10px;cursor:pointer;opacity:1}
-button.opt:hover:enabled{border-color:#4a89c0;background:#f6fbff}
-button.opt:disabled{cursor:default}
-button.opt.is-real{background:#dafbe1;border-color:#4ac26b}
-button.opt.picked{box-shadow:0 0 0 3px #24292f}
-button.opt.picked:not(.is-real){background:#ffebe9;border-color:#d1242f}
-.who{display:block;font-size:12px;color:#57606a;margin-top:4px} .who:empty{display:none}
-.res{font-weight:600;min-height:1em;margin:4px 0 0}
-.bar{position:sticky;bottom:0;background:#fff;border-top:1px solid #e1e4e8;padding:8px 24px;
-display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;justify-content:center}
-.bar button{font:inherit;padding:4px 12px;border-radius:6px;border:1px solid #d0d7de;
-background:#f6f8fa;cursor:pointer}
-"""
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
-BLIND_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
 def write_report(
@@ -184,30 +147,26 @@ def render_report(
     """The whole `report.html` page, as a string of HTML. With `intervals`, each value shows
     its interval under it; `verdict_text` replaces the verdict computed from `metrics`."""
     order = _model_order(models, rows)
-    names = ", ".join(f"<b>{_e(m)}</b>" if i == 0 else _e(m) for i, m in enumerate(order))
+    names = ", ".join(f"<b>{escape(m)}</b>" if i == 0 else escape(m) for i, m in enumerate(order))
     summary = (
         f"{len(rows):,} held-out examples · models: {names}"
         f"{' (the first is under test)' if len(order) > 1 else ''}"
     )
-    chart = _curve(curve)
     columns = [*models, *(m for m in metrics if m not in models)]
     ok, sentence = _verdict(models, metrics, KEY_METRICS, differences)
-    if verdict_text is not None:
-        sentence = verdict_text
-    table = _metrics_table(columns, metrics, intervals, compared=models)
-    mark = {True: "✓", False: "✗", None: "?"}[ok]
-    verdict_line = f'<p class="verdict">{mark} {_e(sentence)}</p>'
-    body = [
-        _header("twinchat evaluation", summary, settings),
-        _section("Metrics", table + verdict_line + _METRICS_NOTE),
-        _fidelity_section(fidelity or {}),
-        _chats_section(columns, models, chats or {}),
-        _section("Training loss", chart) if chart else "",
-        _examples(order, rows),
-        '<p class="note">Made by <code>twinchat eval</code>. It holds message text from the '
-        "held-out chats: keep it private.</p>",
-    ]
-    return _page("twinchat evaluation", REPORT_CSP, EVAL_CSS, "".join(body))
+    return fill(
+        "evaluation.html",
+        style=inline("style.css", "evaluation.css"),
+        summary=Html(summary),
+        settings=_settings(settings),
+        metrics=_metrics_table(columns, metrics, intervals, compared=models),
+        mark={True: "✓", False: "✗", None: "?"}[ok],
+        verdict=sentence if verdict_text is None else verdict_text,
+        fidelity=_fidelity_section(fidelity or {}),
+        chats=_chats_section(columns, models, chats or {}),
+        loss=_loss(curve),
+        examples=_examples(order, rows),
+    )
 
 
 def render_blind(
@@ -249,28 +208,14 @@ def render_blind(
         "ids": [str(row.get("id", i)) for i, (row, _) in enumerate(kept)],
         "key": [[authors for _, authors in options] for _, options in kept],
     }
-    intro = (
-        f"{len(kept):,} examples. Each shows a conversation, then a few replies to it by the same "
-        "person: one is what they really wrote, the others were written by models. Click the one "
-        "you think is real; the page then tells you which was which."
-    )
-    shown = {**(settings or {}), "seed": seed}
-    body = [
-        _header("twinchat: who said it?", intro, shown),
-        "<noscript><p><b>This page needs JavaScript to record answers.</b></p></noscript>",
-        *sections,
-        _section("Tally", _blind_tally(order)),
-        '<p class="note">Made by <code>twinchat eval</code>. It holds message text from the '
-        "held-out chats: keep it private.</p>",
-    ]
-    bar = (
-        f'<div class="bar"><span id="score">Answered 0 of {len(kept):,}</span>'
-        '<a href="#tally">tally</a><button type="button" id="download">Download tally</button>'
-        "</div>"
-    )
-    script = f"<script>{BLIND_JS.replace('@DATA@', _obfuscate(data))}</script>"
-    return _page(
-        "twinchat: who said it?", BLIND_CSP, EVAL_CSS + BLIND_CSS, "".join(body), bar + script
+    return fill(
+        "blind.html",
+        style=inline("style.css", "evaluation.css", "blind.css"),
+        count=f"{len(kept):,}",
+        settings=_settings({**(settings or {}), "seed": seed}),
+        rows=Html("".join(sections)),
+        tally=_blind_tally(order),
+        script=fill("blind.js", data=_obfuscate(data)),
     )
 
 
@@ -390,27 +335,12 @@ def best_models(
 # --- page parts --------------------------------------------------------------------------------
 
 
-def _page(title: str, csp: str, css: str, body: str, after: str = "") -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}{css}</style></head>"
-        f"<body><main>{body}</main>{after}</body></html>\n"
-    )
-
-
-def _header(title: str, line: str, settings: Mapping[str, Any]) -> str:
+def _settings(settings: Mapping[str, Any]) -> Html:
     rows = "".join(
-        f"<tr><th>{_e(key)}</th><td>{_e(_setting(value))}</td></tr>"
+        f"<tr><th>{escape(key)}</th><td>{escape(_setting(value))}</td></tr>"
         for key, value in settings.items()
     )
-    table = f"<table>{rows}</table>" if rows else ""
-    return f"<section><h1>{_e(title)}</h1><p>{line}</p>{table}</section>"
-
-
-def _section(title: str, content: str) -> str:
-    return f"<section><h2>{_e(title)}</h2>{content}</section>"
+    return Html(f"<table>{rows}</table>" if rows else "")
 
 
 def _metrics_table(
@@ -418,15 +348,15 @@ def _metrics_table(
     metrics: Mapping[str, Mapping[str, float | None]],
     intervals: Mapping[str, Mapping[str, Any]] | None = None,
     compared: Sequence[str] | None = None,
-) -> str:
+) -> Html:
     """Metric rows by model columns, each value with its interval under it when known; the
     best of `compared` (all columns by default) highlighted."""
     names = [m for m in METRIC_ORDER if any(m in metrics.get(x, {}) for x in columns)]
     for model in columns:
         names += [m for m in metrics.get(model, {}) if m not in names]
     if not columns or not names:
-        return '<p class="note">No metrics.</p>'
-    head = "".join(f'<th class="n">{_e(m)}</th>' for m in columns)
+        return Html('<p class="note">No metrics.</p>')
+    head = "".join(f'<th class="n">{escape(m)}</th>' for m in columns)
     lines = []
     for name in names:
         best = best_models(compared or columns, metrics, name)
@@ -439,17 +369,10 @@ def _metrics_table(
         )
         better = "↓ lower" if _lower_better(name) else "↑ higher"
         lines.append(
-            f'<tr><td><code>{_e(name)}</code></td><td class="note">{better}</td>{cells}</tr>'
+            f'<tr><td><code>{escape(name)}</code></td><td class="note">{better}</td>{cells}</tr>'
         )
     table = f'<div class="wide"><table><tr><th>metric</th><th>better</th>{head}</tr>'
-    return table + "".join(lines) + "</table></div>"
-
-
-_METRICS_NOTE = (
-    '<p class="note">The best value of each row is highlighted. The first column is the '
-    "model under test; the others are baselines. Under each value, its 95 % interval: the "
-    "2.5th and 97.5th percentiles over 1,000 bootstrap resamples of the held-out examples.</p>"
-)
+    return Html(table + "".join(lines) + "</table></div>")
 
 
 def _span(span: Any, scale: float | None = None) -> str:
@@ -460,50 +383,43 @@ def _span(span: Any, scale: float | None = None) -> str:
     return f'<span class="ci">[{_fmt(low, scale)}, {_fmt(high, scale)}]</span>'
 
 
-def _fidelity_section(fidelity: Mapping[str, Any]) -> str:
+def _fidelity_section(fidelity: Mapping[str, Any]) -> Html:
     """Per person: how often the classifier attributes their real replies and each model's
     candidates to them, and how far each model's style profile is from their real one."""
     people = fidelity.get("people") or {}
     if not people:
         least = fidelity.get("min_replies")
         why = f" with {least} or more training replies" if least else ""
-        return (
-            _section("Style fidelity", f'<p class="note">No held-out reply is by a person{why}: '
-                     "nothing to measure.</p>")
-            if fidelity else ""
-        )  # fmt: skip
+        note = f'<p class="note">No held-out reply is by a person{why}: nothing to measure.</p>'
+        return section("Style fidelity", note) if fidelity else Html("")
     accuracy, distance = fidelity.get("accuracy") or {}, fidelity.get("distance") or {}
     models = list(accuracy)
-    head = "".join(f'<th class="n">{_e(m)}</th>' for m in models)
+    head = "".join(f'<th class="n">{escape(m)}</th>' for m in models)
     rows = []
     for person, counts in people.items():
         cells = "".join(_triple_cell((accuracy.get(m) or {}).get(person)) for m in models)
         rows.append(
-            f"<tr><td>{_e(person)}</td><td class=n>{counts.get('training replies', 0):,}</td>"
+            f"<tr><td>{escape(person)}</td><td class=n>{counts.get('training replies', 0):,}</td>"
             f"<td class=n>{counts.get('held-out replies', 0):,}</td>{cells}</tr>"
         )
     chance = fidelity.get("chance")
-    chance_note = f" Chance is {chance:.0%}." if isinstance(chance, float) else ""
-    accuracy_table = (
-        '<h3>Who wrote this? Share attributed to the person</h3><div class="wide"><table>'
-        f"<tr><th>person</th><th>training replies</th><th>held-out replies</th>{head}</tr>"
-        f'{"".join(rows)}</table></div><p class="note">A classifier of character and word '
-        "n-grams fitted on the training replies of the people with at least "
-        f"{fidelity.get('min_replies')} of them, applied to the real held-out replies (the "
-        f"ceiling) and to each model's candidates written as the same person.{chance_note} "
-        "Retrieval and frequent quote the person's training replies, which the classifier was "
-        "fitted on: their share is an upper bound.</p>"
+    return fill(
+        "fidelity.html",
+        models=Html(head),
+        rows=Html("".join(rows)),
+        least=fidelity.get("min_replies"),
+        chance=f" Chance is {chance:.0%}." if isinstance(chance, float) else "",
+        profiles=_profile_table(fidelity, distance),
     )
-    return _section("Style fidelity", accuracy_table + _profile_table(fidelity, distance))
 
 
-def _profile_table(fidelity: Mapping[str, Any], distance: Mapping[str, Any]) -> str:
+def _profile_table(fidelity: Mapping[str, Any], distance: Mapping[str, Any]) -> Html:
     """Each person's real profile, then each model's, the features far from the real shaded."""
     profiles = fidelity.get("profiles") or {}
     features = fidelity.get("feature distance") or {}
     real = next((m for m in profiles if m not in distance), None)
     if real is None:
-        return ""
+        return Html("")
     rows = []
     for person in fidelity.get("people") or {}:
         for model in [real, *distance]:
@@ -514,21 +430,15 @@ def _profile_table(fidelity: Mapping[str, Any], distance: Mapping[str, Any]) -> 
                 f"{_profile_value(f, shown.get(f))}</td>"
                 for f in PROFILE_FEATURES
             )
-            total = _triple_cell((distance.get(model) or {}).get(person)) if model != real else (
-                '<td class="n">–</td>'
-            )  # fmt: skip
-            label = f"<b>{_e(person)}</b>" if model == real else ""
-            rows.append(f"<tr><td>{label}</td><td>{_e(model)}</td>{cells}{total}</tr>")
-    head = "".join(f'<th class="n">{_e(f)}</th>' for f in PROFILE_FEATURES)
-    return (
-        '<h3>Style profiles</h3><div class="wide"><table><tr><th>person</th><th>written by</th>'
-        f'{head}<th class="n">distance ↓</th></tr>{"".join(rows)}</table></div>'
-        '<p class="note">length: mean characters per reply; punctuation: share of characters; '
-        "emoji: share of replies with one; lowercase: share of replies with letters that have "
-        "no capital. Distance: the mean over the features of the gap to the real replies "
-        "(length relative to the longer), 0 to 1, with its 95 % interval; gaps of "
-        f"{FAR:.0%} or more are shaded.</p>"
-    )
+            total = (
+                _triple_cell((distance.get(model) or {}).get(person))
+                if model != real
+                else '<td class="n">–</td>'
+            )
+            label = f"<b>{escape(person)}</b>" if model == real else ""
+            rows.append(f"<tr><td>{label}</td><td>{escape(model)}</td>{cells}{total}</tr>")
+    head = "".join(f'<th class="n">{escape(f)}</th>' for f in PROFILE_FEATURES)
+    return fill("profiles.html", features=Html(head), rows=Html("".join(rows)), far=f"{FAR:.0%}")
 
 
 PROFILE_FEATURES = ("length", "punctuation", "emoji", "lowercase")
@@ -553,12 +463,12 @@ def _triple_cell(found: Any) -> str:
 
 def _chats_section(
     columns: list[str], models: Sequence[str], chats: Mapping[str, Mapping[str, Any]]
-) -> str:
+) -> Html:
     """One metrics table per chat, when several were measured."""
     if not chats:
-        return ""
+        return Html("")
     parts = [
-        f"<h3>{_e(chat)} <span class=note>· {found.get('examples', 0):,} examples</span></h3>"
+        f"<h3>{escape(chat)} <span class=note>· {found.get('examples', 0):,} examples</span></h3>"
         + _metrics_table(
             [c for c in columns if c in (found.get("metrics") or {})],
             found.get("metrics") or {},
@@ -567,91 +477,19 @@ def _chats_section(
         )
         for chat, found in chats.items()
     ]
-    return _section("Per chat", "".join(parts))
+    return section("Per chat", "".join(parts))
 
 
-def _curve(curve: Sequence[Mapping[str, Any]]) -> str:
-    """Training and validation loss by step as an SVG line chart; empty without points."""
-    lines = [
-        (label, colour, points)
-        for label, key, colour in (
-            ("training loss", "loss", DARK),
-            ("validation loss", "eval_loss", P90),
-        )
-        if (points := _points(curve, key))
-    ]
-    if not lines:
-        return ""
-    width, height, left, right, top, bottom = 960, 280, 60, 16, 14, 46
-    plot_w, plot_h = width - left - right, height - top - bottom
-    steps = [s for *_, points in lines for s, _ in points]
-    values = [v for *_, points in lines for _, v in points]
-    x0, x1 = min(steps), max(steps)
-    if x1 == x0:
-        x0, x1 = x0 - 1, x1 + 1
-    y0, y1 = min(values), max(values)
-    pad = (y1 - y0) * 0.06 or max(abs(y1) * 0.06, 0.05)
-    y0, y1 = y0 - pad, y1 + pad
-
-    def px(step: float) -> float:
-        return left + (step - x0) / (x1 - x0) * plot_w
-
-    def py(value: float) -> float:
-        return top + (y1 - value) / (y1 - y0) * plot_h
-
-    out = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="loss by step">']
-    for value in _ticks(y0, y1):
-        y = py(value)
-        out.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#eaeef2"/>'
-        )
-        out.append(_text(left - 6, y + 4, f"{value:.3g}", "end"))
-    for step in _ticks(x0, x1, whole=True):
-        x = px(step)
-        out.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#eaeef2"/>'
-        )
-        out.append(_text(x, top + plot_h + 15, f"{step:,.0f}", "middle"))
-    out.append(
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-        'stroke="#8c959f"/>'
-    )
-    out.append(_text(left + plot_w / 2, height - 14, "step", "middle"))
-    out.append(
-        f'<text transform="rotate(-90)" x="{-(top + plot_h / 2):.1f}" y="14" '
-        'text-anchor="middle">loss</text>'
-    )
-    legend_x = left
-    for label, colour, points in lines:
-        coords = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in points)
-        out.append(
-            f'<g><title>{_e(label)}</title><polyline points="{coords}" fill="none" '
-            f'stroke="{colour}" stroke-width="1.8" stroke-linejoin="round"/></g>'
-        )
-        if len(points) <= 200 and (label.startswith("validation") or len(points) == 1):
-            out.extend(
-                f'<circle cx="{px(s):.1f}" cy="{py(v):.1f}" r="3" fill="{colour}">'
-                f"<title>step {s:,.0f}: {_e(label)} {v:.4f}</title></circle>"
-                for s, v in points
-            )
-        out.append(
-            f'<rect x="{legend_x}" y="{height - 11}" width="10" height="10" fill="{colour}"/>'
-            + _text(legend_x + 14, height - 2, label)
-        )
-        legend_x += 24 + 7 * len(label)
-    notes = []
-    for label, _, points in lines:
-        if label.startswith("training"):
-            notes.append(f"last training loss {points[-1][1]:.4f} at step {points[-1][0]:,.0f}")
-        else:
-            step, value = min(points, key=lambda p: p[1])
-            notes.append(f"best validation loss {value:.4f} at step {step:,.0f}")
-    return "".join(out) + f'</svg><p class="note">{" · ".join(notes)}.</p>'
+def _loss(curve: Sequence[Mapping[str, Any]]) -> Html:
+    """The training run's loss curve and its figures in words; nothing without a point."""
+    chart = loss_curve(curve)
+    note = f'<p class="note">{escape(loss_summary(curve))}.</p>'
+    return section("Training loss", chart + note) if chart else Html("")
 
 
-def _examples(order: list[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def _examples(order: list[str], rows: Sequence[Mapping[str, Any]]) -> Html:
     if not rows:
-        return _section("Examples", '<p class="note">No held-out examples.</p>')
+        return section("Examples", '<p class="note">No held-out examples.</p>')
     parts = [f"<h2>Examples ({len(rows):,})</h2>"]
     for i, row in enumerate(rows):
         real, candidates = str(row.get("real", "")), row.get("candidates") or {}
@@ -665,13 +503,13 @@ def _examples(order: list[str], rows: Sequence[Mapping[str, Any]]) -> str:
                 for t in texts
             )
             listed = f"<ol>{items}</ol>" if items else '<p class="empty">no candidates</p>'
-            columns.append(f'<div class="cand"><h3>{_e(model)}</h3>{listed}</div>')
+            columns.append(f'<div class="cand"><h3>{escape(model)}</h3>{listed}</div>')
         parts.append(
-            f'<section id="ex{i}"><h2>{_e(row.get("id", i))} '
-            f'<span class="note">· reply by {_e(row.get("speaker", "?"))}</span></h2>'
+            f'<section id="ex{i}"><h2>{escape(row.get("id", i))} '
+            f'<span class="note">· reply by {escape(row.get("speaker", "?"))}</span></h2>'
             f'{chat}<div class="cands">{"".join(columns)}</div></section>'
         )
-    return "".join(parts)
+    return Html("".join(parts))
 
 
 def _chat(row: Mapping[str, Any], real: str | None = None) -> str:
@@ -691,7 +529,7 @@ def _chat(row: Mapping[str, Any], real: str | None = None) -> str:
         newer.append('<p class="empty">no context</p>')
     if real is not None:
         newer.append(
-            f'<div class="msg me real"><b>{_e(speaker)} · real reply</b>'
+            f'<div class="msg me real"><b>{escape(speaker)} · real reply</b>'
             f'<span class="t">{_text_or_empty(real)}</span></div>'
         )
     return f'<div class="chat">{"".join(newer)}</div>'
@@ -700,7 +538,7 @@ def _chat(row: Mapping[str, Any], real: str | None = None) -> str:
 def _bubble(sender: Any, text: Any, speaker: str) -> str:
     side = " me" if str(sender) == speaker else ""
     body = f'<span class="t">{_text_or_empty(text)}</span>'
-    return f'<div class="msg{side}"><b>{_e(sender)}</b>{body}</div>'
+    return f'<div class="msg{side}"><b>{escape(sender)}</b>{body}</div>'
 
 
 def _blind_options(order: list[str], row: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
@@ -731,123 +569,24 @@ def _blind_row(
         f'<span class="t">{_text_or_empty(text)}</span><span class="who"></span></button>'
         for o, (text, _) in enumerate(options)
     )
+    speaker = escape(row.get("speaker", "?"))
     return (
         f'<section class="row" id="r{i}"><h2>{i + 1} of {total:,} '
-        f'<span class="note">· which reply is really by {_e(row.get("speaker", "?"))}?</span></h2>'
+        f'<span class="note">· which reply is really by {speaker}?</span></h2>'
         f'{_chat(row)}<div class="opts">{buttons}</div><p class="res"></p></section>'
     )
 
 
-def _blind_tally(order: list[str]) -> str:
+def _blind_tally(order: list[str]) -> Html:
+    """The tally's rows, one per model, which the page's script fills in."""
     rows = "".join(
-        f'<tr><td>{_e(model)}</td><td class="n" data-m="{m}" data-f="shown">–</td>'
+        f'<tr><td>{escape(model)}</td><td class="n" data-m="{m}" data-f="shown">–</td>'
         f'<td class="n" data-m="{m}" data-f="picked">–</td>'
         f'<td class="n" data-m="{m}" data-f="rate">–</td>'
         f'<td class="n" data-m="{m}" data-f="same">–</td></tr>'
         for m, model in enumerate(order)
     )
-    head = (
-        "<tr><th>model</th><th>shown</th><th>picked as real</th>"
-        "<th>passed for the real thing</th><th>identical to the real reply</th></tr>"
-    )
-    return (
-        f'<div id="tally"><p id="accuracy">No answers yet.</p><div class="wide"><table>{head}'
-        f"{rows}</table></div>"
-        '<p class="note">Counted over the examples answered so far. With <i>n</i> options, a model '
-        "that cannot be told from the real thing is picked about one time in <i>n</i>. A "
-        "candidate identical to the real reply is merged with it and counted in the last column "
-        "only. The tally lives in this page: reloading it starts over, so download it first.</p>"
-        "</div>"
-    )
-
-
-BLIND_JS = """
-(function () {
-  "use strict";
-  var RAW = "@DATA@", K = "twinchat-blind";
-  var bin = atob(RAW), bytes = new Uint8Array(bin.length);
-  for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i) ^ K.charCodeAt(i % K.length);
-  var D = JSON.parse(new TextDecoder().decode(bytes));
-  var picks = {};
-  function name(a) { return a < 0 ? "real" : D.models[a]; }
-  function isReal(authors) { return authors.indexOf(-1) >= 0; }
-  function label(authors) {
-    var models = authors.filter(function (a) { return a >= 0; }).map(name).join(", ");
-    if (isReal(authors)) return models ? "the real reply (also written by " + models + ")"
-      : "the real reply";
-    return "written by " + models;
-  }
-  function pct(n, d) { return d ? Math.round(100 * n / d) + "%" : "–"; }
-  function tally() {
-    var m = D.models.map(function () { return {shown: 0, picked: 0, same_as_real: 0}; });
-    var answered = 0, correct = 0, choices = [];
-    Object.keys(picks).forEach(function (r) {
-      var key = D.key[r], o = picks[r], ok = isReal(key[o]);
-      answered++; if (ok) correct++;
-      key.forEach(function (authors, i) {
-        authors.forEach(function (a) {
-          if (a < 0) return;
-          if (isReal(authors)) { m[a].same_as_real++; return; }
-          m[a].shown++; if (i === o) m[a].picked++;
-        });
-      });
-      choices.push({id: D.ids[r], picked: key[o].map(name), correct: ok, options: key.length});
-    });
-    var models = {};
-    D.models.forEach(function (n, i) {
-      var t = m[i];
-      t.passed_for_real = t.shown ? t.picked / t.shown : null;
-      models[n] = t;
-    });
-    return {seed: D.seed, examples: D.key.length, answered: answered, correct: correct,
-            accuracy: answered ? correct / answered : null, models: models, choices: choices};
-  }
-  function show() {
-    var t = tally();
-    var line = "Answered " + t.answered + " of " + t.examples + (t.answered
-      ? " · right " + t.correct + " (" + pct(t.correct, t.answered) + ")" : "");
-    document.getElementById("score").textContent = line;
-    document.getElementById("accuracy").textContent = t.answered ? "You picked the real reply in "
-      + t.correct + " of " + t.answered + " examples (" + pct(t.correct, t.answered) + ")."
-      : "No answers yet.";
-    D.models.forEach(function (n, i) {
-      var s = t.models[n], v = {shown: s.shown, picked: s.picked,
-        rate: pct(s.picked, s.shown), same: s.same_as_real};
-      document.querySelectorAll('td[data-m="' + i + '"]').forEach(function (td) {
-        td.textContent = t.answered ? String(v[td.dataset.f]) : "–";
-      });
-    });
-  }
-  document.addEventListener("click", function (e) {
-    var b = e.target.closest("button.opt");
-    if (!b) return;
-    var r = +b.dataset.r, o = +b.dataset.o;
-    if (r in picks) return;
-    picks[r] = o;
-    var row = b.closest(".row"), key = D.key[r];
-    row.querySelectorAll("button.opt").forEach(function (x) {
-      var authors = key[+x.dataset.o];
-      x.disabled = true;
-      x.classList.add(isReal(authors) ? "is-real" : "is-model");
-      x.querySelector(".who").textContent = label(authors);
-    });
-    b.classList.add("picked");
-    row.querySelector(".res").textContent = isReal(key[o])
-      ? "Right: that is the real reply." : "Wrong: that one was " + label(key[o]) + ".";
-    show();
-  });
-  document.getElementById("download").addEventListener("click", function () {
-    var blob = new Blob([JSON.stringify(tally(), null, 2)], {type: "application/json"});
-    var a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = "blind-tally.json";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
-  });
-})();
-"""
+    return Html(rows)
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -871,25 +610,6 @@ def _obfuscate(data: Any) -> str:
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     mixed = bytes(b ^ BLIND_KEY[i % len(BLIND_KEY)] for i, b in enumerate(raw))
     return base64.b64encode(mixed).decode("ascii")
-
-
-def _points(curve: Sequence[Mapping[str, Any]], key: str) -> list[tuple[float, float]]:
-    points = [
-        (float(r["step"]), float(r[key]))
-        for r in curve
-        if _value(r.get("step")) is not None and _value(r.get(key)) is not None
-    ]
-    return [(s, v) for s, v in sorted(points) if math.isfinite(v) and math.isfinite(s)]
-
-
-def _ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
-    """Round values from `low` to `high`, about `count` of them."""
-    raw = (high - low) / max(count - 1, 1)
-    size = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    step = next((m * size for m in (1, 2, 2.5, 5, 10) if m * size >= raw * 0.75), 10 * size)
-    step = max(step, 1.0) if whole else step
-    first = math.ceil(low / step - 1e-9) * step
-    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
 def _value(value: Any) -> float | None:
@@ -952,13 +672,5 @@ def _setting(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _e(value: Any) -> str:
-    return escape(str(value))
-
-
 def _text_or_empty(text: Any) -> str:
-    return _e(text) if str(text) else '<span class="empty">(empty)</span>'
-
-
-def _text(x: float, y: float, text: str, anchor: str = "start") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{_e(text)}</text>'
+    return escape(text) if str(text) else '<span class="empty">(empty)</span>'

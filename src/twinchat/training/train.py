@@ -527,27 +527,13 @@ def _fingerprint(path: str) -> str:
 
 
 def _plot(run: Path) -> None:
-    """`loss.png` from `metrics.jsonl`: training and validation loss by step."""
+    """`loss.svg` from `metrics.jsonl`: training and validation loss by step, the same chart as
+    the eval report's; none without a loss to draw."""
     metrics = run / "metrics.jsonl"
     if not metrics.exists():
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from twinchat.pages.charts import loss_curve, standalone
 
     records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
-    evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
-    figure, axes = plt.subplots(figsize=(7, 4))
-    if train:
-        axes.plot(*zip(*train, strict=True), label="train")
-    if evaluation:
-        axes.plot(*zip(*evaluation, strict=True), marker="o", label="validation")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.legend()
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(run / "loss.png", dpi=100)
-    plt.close(figure)
+    if chart := loss_curve(records):
+        (run / "loss.svg").write_text(standalone(chart), encoding="utf-8")
