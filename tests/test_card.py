@@ -135,6 +135,8 @@ def test_eval_writes_the_card_beside_the_report(hike_llama_run, hike_data, tmp_p
     text = card.read_text(encoding="utf-8")
     assert text == render_card(result, {**_settings_of(tmp_path), "samples": 4})
     assert "Ana's clone is told apart as Ana" in text
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert '<a href="quality.md">quality.md</a>' in page
     # every example's part of every figure, to compute any subset's intervals again
     from twinchat.evaluation.intervals import value
 
