@@ -15,6 +15,7 @@ from datetime import datetime
 
 from twinchat.data.example import Example, Turn
 from twinchat.data.message import Kind, Message, format_time
+from twinchat.errors import TwinchatError
 from twinchat.jsonl import Fragment
 
 UNKNOWN_SENDER = "Deleted Account"  # what Telegram shows for `from: null`
@@ -58,6 +59,24 @@ class BuildOptions:
     until: datetime | None = None
     cutoff: tuple[float, int] | None = field(default=None, repr=False)
     """Set by `prepare --limit`: keep messages after this epoch, and this many at it."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.session_gap > 0:
+            problems.append(f"--session-gap must be positive, not {self.session_gap}")
+        if self.max_context < 1 or self.max_context_chars < 1:
+            problems.append("--max-context and --max-context-chars must be at least 1")
+        if not 0 <= self.min_context <= self.max_context:
+            problems.append(
+                f"--min-context must be between 0 and --max-context ({self.max_context})"
+            )
+        if self.merge_within is not None and not self.merge_within >= 0:
+            problems.append(f"--merge-within must be 0 or more, not {self.merge_within}")
+        # As epochs, the way messages are filtered: a naive and an aware date still compare.
+        if self.since and self.until and _epoch(self.since) >= _epoch(self.until):
+            problems.append("--since must come before --until")
+        if problems:
+            raise TwinchatError("; ".join(problems))
 
 
 def select_messages(

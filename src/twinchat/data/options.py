@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from twinchat.data.aliases import parse_aliases
 from twinchat.data.builder import BuildOptions
-from twinchat.data.readers.table import parse_columns
 from twinchat.errors import TwinchatError
 
 
@@ -14,11 +14,14 @@ from twinchat.errors import TwinchatError
 class PrepareOptions:
     """Everything `twinchat prepare` can be told, beyond how examples are cut."""
 
+    HOLDOUT: ClassVar[dict[str, float]] = {"time": 0.02, "random": 0.2}
+    """The share held out by each split when `holdout` is not given."""
+
     build: BuildOptions = field(default_factory=BuildOptions)
     split: str = "time"
     """`time`: the most recent sessions are held out; `random`: sessions drawn at random."""
     holdout: float | None = None
-    """Share of examples held out; default 0.02 for `time` and 0.2 for `random`."""
+    """Share of examples held out; default `HOLDOUT[split]`."""
     seed: int = 0
     limit: int | None = None
     """Only the most recent N messages that pass the filters."""
@@ -40,7 +43,11 @@ class PrepareOptions:
     parallel: bool | None = None
     """Read in a second process; default: for exports of 32 MiB and more."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise one line naming every bad option; `build` checked itself when it was made."""
         problems = []
         if self.split not in ("time", "random"):
             problems.append(f"--split must be 'time' or 'random', not '{self.split}'")
@@ -48,17 +55,11 @@ class PrepareOptions:
             problems.append(f"--holdout must be at least 0 and below 1, not {self.holdout}")
         if self.limit is not None and self.limit < 1:
             problems.append(f"--limit must be a positive number, not {self.limit}")
-        b = self.build
-        if b.session_gap <= 0:
-            problems.append(f"--session-gap must be positive, not {b.session_gap}")
-        if b.max_context < 1 or b.max_context_chars < 1:
-            problems.append("--max-context and --max-context-chars must be at least 1")
-        if not 0 <= b.min_context <= b.max_context:
-            problems.append(f"--min-context must be between 0 and --max-context ({b.max_context})")
-        if b.since and b.until and b.since >= b.until:
-            problems.append("--since must come before --until")
         if problems:
             raise TwinchatError("; ".join(problems))
         parse_aliases(self.aliases, self.me)
         if self.columns is not None:
+            # Here, not at the top: the readers (ijson among them) would slow `twinchat --help`.
+            from twinchat.data.readers.table import parse_columns
+
             parse_columns(self.columns)

@@ -34,11 +34,13 @@ from rich.console import Console
 
 from twinchat.data.example import Example, Turn
 from twinchat.errors import TwinchatError
-from twinchat.evaluation.fidelity import MIN_REPLIES
 
 BASELINES = ("base", "retrieval", "frequent")
 REAL = "real replies"
 """The column of the real held-out replies: the ceiling of the style figures."""
+MIN_REPLIES = 20
+"""Training replies a person needs to be in the style figures: fewer, and a classifier cannot
+learn how they write."""
 KEY_STYLE = ("style_accuracy",)
 """The style figure on which the fine-tune must beat the untuned model."""
 CARD_FIGURES = ("reply_loss", "keystroke_savings")
@@ -61,6 +63,16 @@ class EvalOptions:
     """The engine of the run and its base: the folder's own, or `hf-int8` for a run's weights
     quantized as they load (batched on a CPU, the quickest evaluation of a run)."""
     force: bool = False
+
+    def __post_init__(self) -> None:
+        least = {"samples": 1, "candidates": 1, "typeahead": 0, "min_replies": 1}
+        problems = [
+            f"--{name.replace('_', '-')} must be at least {low}, not {getattr(self, name)}"
+            for name, low in least.items()
+            if getattr(self, name) < low
+        ]
+        if problems:
+            raise TwinchatError("; ".join(problems))
 
 
 Span = tuple[float, float] | None

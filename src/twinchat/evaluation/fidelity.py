@@ -5,7 +5,7 @@ model's candidates written as the real speaker:
 
 * **style accuracy**: a "who wrote this?" classifier (`StyleClassifier`: character and word
   n-grams, TF-IDF, logistic regression) is fitted on the training split's replies of the people
-  with at least `MIN_REPLIES` of them; the share of texts it attributes to the person they were
+  with at least `min_replies` of them; the share of texts it attributes to the person they were
   written as. Chance is one in the number of people.
 * **style distance**: per person, a profile of their replies (`FEATURES`: mean length, share of
   punctuation characters, share of replies with an emoji, share of cased replies written all in
@@ -38,8 +38,6 @@ import numpy as np
 from twinchat.data.example import Example
 from twinchat.evaluation.intervals import Parts, bootstrap
 
-MIN_REPLIES = 20
-"""Training replies a person needs to be told apart by the classifier."""
 FEATURES = ("length", "punctuation", "emoji", "lowercase")
 """The style profile: mean characters per reply; share of characters that are punctuation;
 share of replies with an emoji; share of replies with letters that have no capital."""
@@ -58,7 +56,7 @@ class StyleClassifier:
     training reply is judged by the classifier of the folds without it (see the module).
     """
 
-    def __init__(self, examples: Sequence[Example], min_replies: int = MIN_REPLIES):
+    def __init__(self, examples: Sequence[Example], min_replies: int):
         counts = Counter(e.speaker for e in examples if e.text.strip())
         self.replies = {name: n for name, n in sorted(counts.items()) if n >= min_replies}
         """Training replies of each person the classifier knows."""

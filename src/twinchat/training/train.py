@@ -71,7 +71,11 @@ class TrainConfig:
     max_lost: float = 0.005
     """Share of reply characters the tokenizer may lose (see `twinchat.data.textcheck`)."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise one line naming every bad setting."""
         problems = []
         for name in ("batch_size", "grad_accum", "max_source_tokens", "max_target_tokens"):
             if getattr(self, name) < 1:
@@ -84,6 +88,10 @@ class TrainConfig:
             problems.append(f"--lr must be between 0 and 1, not {self.lr}")
         if self.merge and not self.lora:
             problems.append("--merge only applies to --lora runs")
+        if not 0 <= self.warmup < 1:
+            problems.append(f"warmup must be at least 0 and below 1, not {self.warmup}")
+        if self.minutes is not None and not self.minutes > 0:
+            problems.append(f"minutes must be above 0, not {self.minutes}")
         if problems:
             raise TwinchatError("; ".join(problems))
 
