@@ -19,14 +19,13 @@ from hypothesis import strategies as st
 from roundtrip import CONVERSATION, assert_same
 
 from twinchat import Kind, TwinchatError
-from twinchat.data.readers import discord
+from twinchat.data.readers import discord, read_export
 from twinchat.data.readers.discord import (
     DiscordExport,
     discord_files,
     looks_like_discord,
     media_type_of,
     other_dce_format,
-    read_discord,
 )
 from twinchat.data.readers.source import file_source, sources_of
 
@@ -37,7 +36,7 @@ SAMPLE = SHARED / "samples" / "discord" / "chat-analytics_GC_3A_5M.json"
 
 
 def by_id(path: Path) -> dict[str, Any]:
-    return {m.id: m for m in read_discord(path)}
+    return {m.id: m for m in read_export(path, source="discord")}
 
 
 def author(name: str, nickname: str | None = None, uid: int = 1, bot: bool = False) -> dict:
@@ -160,7 +159,7 @@ def test_nickname_missing_or_null_falls_back_to_name(tmp_path):
         tmp_path / "c.json",
         [dce_message(1, minutes(0), "a", nameless), dce_message(2, minutes(1), "b", older)],
     )
-    assert [m.sender for m in read_discord(path)] == ["bo", "cy"]
+    assert [m.sender for m in read_export(path, source="discord")] == ["bo", "cy"]
 
 
 def test_media_caption_sticker_embeds_and_bots():
@@ -209,7 +208,7 @@ def test_timestamps_with_offsets_become_utc():
 
 
 def test_group_dm_system_messages_and_call():
-    messages = list(read_discord(DISCORD / "group_dm.json"))
+    messages = list(read_export(DISCORD / "group_dm.json", source="discord"))
     assert [(m.kind, m.action) for m in messages if m.kind is not Kind.TEXT] == [
         (Kind.SERVICE, "recipient_add"),
         (Kind.SERVICE, "channel_name_change"),
@@ -230,7 +229,7 @@ def test_group_dm_system_messages_and_call():
 def test_older_dce_empty_system_texts_and_raw_tokens():
     """DCE 2.x: Discord's own (empty) system content, no reference type, and with
     `--markdown false` raw `<@id>` tokens, rendered where the file says who they are."""
-    messages = list(read_discord(DISCORD / "old_version.json"))
+    messages = list(read_export(DISCORD / "old_version.json", source="discord"))
     text = [m.text for m in messages]
     assert text == [
         "Added Vee to the group.",
@@ -253,7 +252,8 @@ def test_types_beyond_dce_names(tmp_path):
         dce_message(4, minutes(3), "", type="GuildScheduledEvent"),
         dce_message(5, minutes(4), "hi", type=None),
     ]
-    got = [(m.kind, m.action) for m in read_discord(write_dce(tmp_path / "c.json", messages))]
+    export = read_export(write_dce(tmp_path / "c.json", messages), source="discord")
+    got = [(m.kind, m.action) for m in export]
     assert got == [
         (Kind.SERVICE, "poll_result"),
         (Kind.TEXT, None),
@@ -291,7 +291,7 @@ def test_link_with_a_titled_preview_stays_text(tmp_path):
             dce_message(2, minutes(1), "https://i.example.org/a.png", embeds=[image]),
         ],
     )
-    first, second = read_discord(path)
+    first, second = read_export(path, source="discord")
     assert (first.kind, first.text) == (Kind.TEXT, url)
     assert (second.kind, second.media_type, second.text) == (
         Kind.TEXT,
@@ -304,7 +304,7 @@ def test_link_with_a_titled_preview_stays_text(tmp_path):
 
 
 def test_a_folder_of_channels_is_one_chat_each():
-    export = read_discord(SERVER)
+    export = read_export(SERVER, source="discord")
     messages = list(export)
     assert export.chats == 3 and export.problems == {}
     assert export.source.label == str(SERVER)
@@ -335,7 +335,7 @@ def test_a_zip_of_channels(tmp_path):
         for path in sorted(SERVER.rglob("*")):
             if path.is_file():
                 z.write(path, f"export/{path.relative_to(SERVER)}")
-    export = read_discord(archive)
+    export = read_export(archive, source="discord")
     assert len(list(export)) == 26 and export.chats == 3
     assert export.source.label == str(archive)
 
@@ -353,7 +353,7 @@ def test_parts_are_read_in_number_order(tmp_path):
     for n in (1, 2, 10):
         name = f"Server - general [900] [part {n}].json"
         parts.append(write_dce(tmp_path / name, [dce_message(n, minutes(n), f"part {n}")]))
-    export = read_discord(tmp_path)
+    export = read_export(tmp_path, source="discord")
     assert [m.text for m in export] == ["part 1", "part 2", "part 10"]
     assert export.chats == 1
 
@@ -363,7 +363,7 @@ def test_overlapping_exports_of_a_channel_count_each_message_once(tmp_path):
     write_dce(tmp_path / "general (first export).json", all_messages[:5])
     write_dce(tmp_path / "general (second export).json", all_messages[3:])
     write_dce(tmp_path / "other.json", all_messages[:2], channel_id="901", name="other")
-    messages = list(read_discord(tmp_path))
+    messages = list(read_export(tmp_path, source="discord"))
     assert [m.text for m in messages if m.chat_id == "900"] == [f"m{i}" for i in range(1, 8)]
     assert len([m for m in messages if m.chat_id == "901"]) == 2
 
@@ -372,7 +372,7 @@ def test_newest_first_export_is_read_oldest_first(tmp_path, monkeypatch):
     monkeypatch.setattr(discord, "SPILL_BATCH", 3)  # spill to the temporary file
     messages = [dce_message(i, minutes(i), f"m{i}") for i in range(1, 12)]
     path = write_dce(tmp_path / "reversed.json", list(reversed(messages)))
-    export = read_discord(path)
+    export = read_export(path, source="discord")
     assert [m.text for m in export] == [f"m{i}" for i in range(1, 12)]
     assert export.bytes_read == export.source.size
 
@@ -382,7 +382,8 @@ def test_reversed_parts_are_read_oldest_first(tmp_path):
     oldest = [dce_message(i, minutes(i), f"m{i}") for i in (3, 2, 1)]
     write_dce(tmp_path / "c [part 1].json", newest)
     write_dce(tmp_path / "c [part 2].json", oldest)
-    assert [m.text for m in read_discord(tmp_path)] == [f"m{i}" for i in range(1, 7)]
+    messages = read_export(tmp_path, source="discord")
+    assert [m.text for m in messages] == [f"m{i}" for i in range(1, 7)]
 
 
 # --- what goes wrong --------------------------------------------------------------------------
@@ -405,11 +406,11 @@ def test_other_dce_formats_are_named(tmp_path):
     assert other_dce_format(file_source(GENERAL)) is None
     for path, kind in ((html.parent, "HTML"), (text, "plain text"), (csv, "CSV")):
         with pytest.raises(TwinchatError, match=rf"DiscordChatExporter's {kind} export.*Json"):
-            read_discord(path)
-    with pytest.raises(TwinchatError, match="no DiscordChatExporter JSON export"):
-        read_discord(TELEGRAM / "single_chat.json")
+            read_export(path, source="discord")
+    with pytest.raises(TwinchatError, match="no DiscordChatExporter export found"):
+        read_export(TELEGRAM / "single_chat.json", source="discord")
     with pytest.raises(TwinchatError, match="no such file"):
-        read_discord(tmp_path / "nope.json")
+        read_export(tmp_path / "nope.json", source="discord")
 
 
 def test_an_export_needs_files():
@@ -421,7 +422,7 @@ def test_json_without_messages(tmp_path):
     path = tmp_path / "c.json"
     path.write_text('{"guild": {"id": "1"}, "channel": {"id": "2"}, "dateRange": {}}')
     with pytest.raises(TwinchatError, match="not a DiscordChatExporter export"):
-        list(read_discord(path))
+        list(read_export(path, source="discord"))
 
 
 def test_truncated_json_says_which_file_and_where(tmp_path):
@@ -432,14 +433,14 @@ def test_truncated_json_says_which_file_and_where(tmp_path):
         TwinchatError,
         match=r"broken\.json is not valid JSON near byte [\d,]+ .*export the channel again",
     ):
-        list(read_discord(tmp_path))
+        list(read_export(tmp_path, source="discord"))
 
 
 def test_truncated_in_the_header(tmp_path):
     path = tmp_path / "c.json"
     path.write_bytes(GENERAL.read_bytes()[:300])
     with pytest.raises(TwinchatError, match="not valid JSON"):
-        list(read_discord(path))
+        list(read_export(path, source="discord"))
 
 
 def test_malformed_messages_are_counted_not_fatal(tmp_path):
@@ -454,7 +455,7 @@ def test_malformed_messages_are_counted_not_fatal(tmp_path):
         {**good, "id": "7", "timestampEdited": "garbage", "author": None, "content": None},
         "not an object",
     ]
-    export = read_discord(write_dce(tmp_path / "c.json", messages))
+    export = read_export(write_dce(tmp_path / "c.json", messages), source="discord")
     got = list(export)
     assert [m.id for m in got] == ["1", "7"]
     assert got[1].edited is None and got[1].sender is None and got[1].text == ""
@@ -468,13 +469,13 @@ def test_channel_without_id_takes_the_id_in_its_file_name(tmp_path):
     data = json.loads(path.read_text())
     del data["channel"]["id"]
     path.write_text(json.dumps(data))
-    assert next(iter(read_discord(path))).chat_id == "123456789"
+    assert next(iter(read_export(path, source="discord"))).chat_id == "123456789"
 
 
 def test_streaming_reads_one_message_at_a_time(tmp_path):
     """Messages come out before the file has been read to its end."""
     messages = [dce_message(i, minutes(i), "x" * 200) for i in range(1, 5001)]
-    export = read_discord(write_dce(tmp_path / "big.json", messages))
+    export = read_export(write_dce(tmp_path / "big.json", messages), source="discord")
     iterator = iter(export)
     next(iterator)
     assert export.bytes_read < export.source.size / 4
@@ -483,7 +484,7 @@ def test_streaming_reads_one_message_at_a_time(tmp_path):
 
 def test_records_serialize():
     """Every message writes as a JSON line and reads back the same."""
-    for message in read_discord(SERVER):
+    for message in read_export(SERVER, source="discord"):
         record = orjson.loads(message.to_line())
         assert record["platform"] == "discord"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", record["timestamp"])
@@ -502,13 +503,13 @@ def test_round_trip(tmp_path):
             attachment = {"id": str(500 + i), "url": "https://cdn.discordapp.com/x/photo.jpg"}
             extra["attachments"] = [{**attachment, "fileName": "photo.jpg", "fileSizeBytes": 1}]
         messages.append(dce_message(i, line.time.astimezone(zone), line.text, who, **extra))
-    assert_same(read_discord(write_dce(tmp_path / "chat.json", messages)))
+    assert_same(read_export(write_dce(tmp_path / "chat.json", messages), source="discord"))
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="needs ../shared/samples")
 def test_real_sample_from_chat_analytics():
     """A group DM: system types, nickname over name, a reply on a Default message, a call."""
-    messages = list(read_discord(SAMPLE))
+    messages = list(read_export(SAMPLE, source="discord"))
     assert len(messages) == 6
     assert [m.kind for m in messages] == [
         Kind.SERVICE,
@@ -528,7 +529,7 @@ def test_byte_order_mark_and_empty_channel(tmp_path):
     path = write_dce(tmp_path / "c.json", [dce_message(1, minutes(0), "hi")])
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     write_dce(tmp_path / "empty.json", [], channel_id="901")
-    export = read_discord(tmp_path)
+    export = read_export(tmp_path, source="discord")
     assert [m.text for m in export] == ["hi"]
     assert export.chats == 1  # a channel with no messages is no chat
 
@@ -556,7 +557,7 @@ JSON_VALUES = st.recursive(
 def read_or_refuse(path: Path) -> tuple[Counter[str], list]:
     """The problems and messages, or none after the one-line user error; never anything else."""
     try:
-        export = read_discord(path)
+        export = read_export(path, source="discord")
         messages = list(export)
     except TwinchatError as error:
         assert "\n" not in str(error) and path.name in str(error)

@@ -37,6 +37,15 @@ def test_a_space():
     assert messages[0].sender_id == "ann@example.com"
 
 
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    folder = tmp_path / "Google Chat" / "Groups" / "Space AAAAb1"
+    folder.mkdir(parents=True)
+    for file in (CHAT / "Groups" / "Space AAAAb1").iterdir():
+        (folder / file.name).write_bytes(b"\xef\xbb\xbf" + file.read_bytes())
+    _, messages = read(tmp_path / "Google Chat")
+    assert [m.text for m in messages] == [m.text for m in read(CHAT)[1]]
+
+
 def test_the_takeout_zip(tmp_path):
     archive = tmp_path / "takeout-20240302T100000Z-001.zip"
     with zipfile.ZipFile(archive, "w") as out:

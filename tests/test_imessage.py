@@ -18,13 +18,12 @@ import pytest
 from roundtrip import CONVERSATION, assert_same
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers import imessage
+from twinchat.data.readers import imessage, read_export
 from twinchat.data.readers.imessage import (
     IMessageExport,
     apple_time,
     attributed_text,
     find_imessage,
-    read_imessage,
 )
 from twinchat.data.readers.source import file_source, sources_of
 from twinchat.errors import TwinchatError
@@ -557,10 +556,10 @@ def test_database_is_never_written(chat_db):
     assert path.read_bytes() == before
 
 
-def test_read_imessage_without_a_database(tmp_path):
+def test_a_folder_without_a_database_names_the_fix(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(TwinchatError, match="no Messages database found"):
-        read_imessage(tmp_path)
+        read_export(tmp_path, source="imessage")
 
 
 # --- detection ------------------------------------------------------------------------------
@@ -577,7 +576,7 @@ def test_found_by_name_and_by_content(tmp_path, chat_db):
     renamed = folder / "messages-2024.sqlite"
     renamed.write_bytes(path.read_bytes())
     assert find_imessage(sources_of(folder)).label == str(renamed)
-    assert [m.text for m in read_imessage(folder)] == ["hi"]
+    assert [m.text for m in read_export(folder, source="imessage")] == ["hi"]
 
 
 def test_not_found_in_other_exports(tmp_path, write_export):

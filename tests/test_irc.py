@@ -16,7 +16,7 @@ from roundtrip import CONVERSATION as EVERY_READER
 from roundtrip import assert_same
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.irc import IrcExport, file_date, irc_logs, looks_like_irc, read_irc
+from twinchat.data.readers.irc import IrcExport, file_date, irc_logs, looks_like_irc
 from twinchat.data.readers.source import file_source, sources_of
 from twinchat.errors import TwinchatError
 
@@ -35,8 +35,14 @@ def write_log(folder: Path, name: str, lines: list[str] | str) -> Path:
     return path
 
 
+def open_logs(path: Path, **options) -> IrcExport:
+    """The Ubuntu-corpus-style logs at `path`, opened as `read_export` opens them."""
+    logs = irc_logs(sources_of(path))
+    return IrcExport(logs, label=str(path) if len(logs) > 1 else None, **options)
+
+
 def read(path: Path, **options) -> tuple[IrcExport, list[Message]]:
-    export = read_irc(path, **options)
+    export = open_logs(path, **options)
     return export, list(export)
 
 
@@ -198,7 +204,7 @@ def test_date_comes_from_the_file_name(tmp_path):
     assert file_date("notes.txt") is None
     path = write_log(tmp_path, "channel.log", ["[10:00] <a> hi"])
     with pytest.raises(TwinchatError, match="date of an IRC log comes from its file name"):
-        read_irc(path)
+        open_logs(path)
 
 
 def two_days(folder: Path) -> None:
@@ -355,7 +361,7 @@ def test_real_corpus_files_parse_completely():
 @pytest.mark.slow
 def test_whole_train_folder_speed():
     started = time.perf_counter()
-    export = read_irc(CORPUS / "train")
+    export = open_logs(CORPUS / "train")
     count = sum(1 for _ in export)
     seconds = time.perf_counter() - started
     print(

@@ -78,6 +78,22 @@ def test_day_first_dates_are_inferred_from_the_file(tmp_path):
     assert [m.timestamp for m in messages] == [datetime(2024, 3, 1, 9), datetime(2024, 3, 13, 9)]
 
 
+def test_inconsistent_dates_follow_the_majority_and_are_counted(tmp_path):
+    path = tmp_path / "chat.txt"
+    days = ("Fri, 01/03/2024", "Wed, 13/03/2024", "Thu, 14/03/2024", "Thu, 03/14/2024")
+    path.write_text(
+        "[LINE] Chat history with Ann\n" + "".join(f"\n{d}\n09:00\tAnn\thi\n" for d in days),
+        encoding="utf-8",
+    )
+    export, messages = read(path)
+    assert [m.timestamp for m in messages[:3]] == [
+        datetime(2024, 3, 1, 9),
+        datetime(2024, 3, 13, 9),
+        datetime(2024, 3, 14, 9),
+    ]
+    assert export.problems == {"date order inconsistent": 4}
+
+
 def test_unquoted_lines_continue_the_message_before(tmp_path):
     path = tmp_path / "chat.txt"
     path.write_text(

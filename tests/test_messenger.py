@@ -18,12 +18,12 @@ from conftest import FIXTURES, SHARED
 from roundtrip import CONVERSATION, Line, assert_same
 
 from twinchat import Kind, TwinchatError
+from twinchat.data.readers import read_export
 from twinchat.data.readers.messenger import (
     MessengerExport,
     find_messenger,
     is_html_download,
     own_text,
-    read_messenger,
     repair,
     to_message,
 )
@@ -57,8 +57,8 @@ ALICE_TEXTS = [
 
 
 def read(path: Path):
-    """(export, messages) of a path, read as `read_messenger` reads it."""
-    export = read_messenger(path)
+    """(export, messages) of a path, read as the Messenger reader reads it."""
+    export = read_export(path, source="messenger")
     return export, list(export)
 
 
@@ -247,7 +247,7 @@ def test_media_and_settings_files_are_not_chats():
 
 
 def test_source_progress_and_chat_count():
-    export = read_messenger(MESSAGES / "inbox")
+    export = read_export(MESSAGES / "inbox", source="messenger")
     assert export.chats == 0 and export.bytes_read == 0
     iterator = iter(export)
     next(iterator)
@@ -521,7 +521,7 @@ def test_nothing_but_broken_files_is_an_error(tmp_path):
     path = tmp_path / "inbox" / "a_1" / "message_1.json"
     path.parent.mkdir(parents=True)
     path.write_text('{"participants": [{"name": "Ann"}], "messages": [{"sender_na')
-    export = read_messenger(path)
+    export = read_export(path, source="messenger")
     with pytest.raises(TwinchatError, match=r"message_1\.json is not valid JSON.*download"):
         list(export)
 
@@ -533,15 +533,15 @@ def test_html_download_says_to_ask_for_json(tmp_path):
     candidates = sources_of(tmp_path / "messages")
     assert find_messenger(candidates) is None and is_html_download(candidates)
     with pytest.raises(TwinchatError, match="HTML download.*format 'JSON'"):
-        read_messenger(tmp_path / "messages")
+        read_export(tmp_path / "messages")
 
 
 def test_missing_path_and_empty_thread_list(tmp_path):
     with pytest.raises(TwinchatError, match="no such file"):
-        read_messenger(tmp_path / "nowhere")
+        read_export(tmp_path / "nowhere", source="messenger")
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(TwinchatError, match="no Messenger or Instagram chat found"):
-        read_messenger(tmp_path)
+    with pytest.raises(TwinchatError, match="no Messenger or Instagram export found"):
+        read_export(tmp_path, source="messenger")
     with pytest.raises(TwinchatError):
         MessengerExport([])
 

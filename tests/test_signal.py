@@ -18,13 +18,13 @@ from conftest import FIXTURES, TELEGRAM
 from roundtrip import CONVERSATION, assert_same
 
 from twinchat.data.message import Kind, Message
+from twinchat.data.readers import read_export
 from twinchat.data.readers.signal import (
     ORDER_WINDOW,
     SignalExport,
     chat_name,
     find_signal,
     media_type,
-    read_signal,
 )
 from twinchat.data.readers.source import sources_of
 from twinchat.errors import TwinchatError
@@ -102,7 +102,7 @@ def write_chat(
 
 
 def read(path: Path) -> tuple[SignalExport, list[Message]]:
-    export = read_signal(path)
+    export = read_export(path, source="signal")
     return export, list(export)
 
 
@@ -462,7 +462,7 @@ def test_a_zip_of_the_export_and_a_zip_of_one_chat(tmp_path):
                 archive.write(path, "signal-export/" + path.relative_to(EXPORT).as_posix())
     export, messages = read(whole)
     assert export.chats == 4 and export.source.label == str(whole)
-    assert summary(messages) == summary(list(read_signal(EXPORT)))
+    assert summary(messages) == summary(list(read_export(EXPORT, source="signal")))
     one = tmp_path / "AliceMartin.zip"
     with zipfile.ZipFile(one, "w") as archive:
         archive.write(ALICE / "data.json", "data.json")
@@ -552,10 +552,10 @@ def test_other_exports_are_not_signal(tmp_path, shape):
 
 
 def test_no_signal_chat_names_the_fix(tmp_path):
-    with pytest.raises(TwinchatError, match="no Signal chat found; point at signal-export"):
-        read_signal(FIXTURES / "irc" / "late")
+    with pytest.raises(TwinchatError, match="no Signal export found; point at signal-export"):
+        read_export(FIXTURES / "irc" / "late", source="signal")
     with pytest.raises(TwinchatError, match="no such file or folder"):
-        read_signal(tmp_path / "missing")
+        read_export(tmp_path / "missing", source="signal")
     with pytest.raises(TwinchatError, match="no Signal chats to read"):
         SignalExport([])
 
@@ -568,7 +568,7 @@ def test_a_damaged_zip_raises_a_one_line_error(tmp_path):
     data = path.read_bytes()
     at = data.index(b"x" * 100) + 4000
     path.write_bytes(data[:at] + b"y" + data[at + 1 :])  # the CRC no longer matches
-    export = read_signal(path)
+    export = read_export(path, source="signal")
     with pytest.raises(TwinchatError, match=r"Ann.zip!data.json could not be read .*again$"):
         list(export)
 
@@ -579,7 +579,7 @@ def test_a_damaged_zip_raises_a_one_line_error(tmp_path):
 def test_progress_covers_every_chat():
     chats = find_signal(sources_of(EXPORT)) or []
     assert SignalExport(chats).source.label == str(EXPORT)  # the folder holding the chats
-    export = read_signal(EXPORT)
+    export = read_export(EXPORT, source="signal")
     sizes = [c.source.size for c in chats]
     assert export.source.size == sum(sizes) and export.bytes_read == 0
     with export.source.open() as stream:
@@ -601,7 +601,7 @@ def test_reading_streams_in_flat_memory(tmp_path):
             out.write(json.dumps(line) + "\n")
     tracemalloc.start()
     try:
-        count = sum(1 for _ in read_signal(path))
+        count = sum(1 for _ in read_export(path, source="signal"))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -19,7 +19,8 @@ from conftest import FIXTURES, SHARED
 from roundtrip import CONVERSATION, Line, assert_same
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.slack import SlackExport, find_slack, read_slack
+from twinchat.data.readers import read_export
+from twinchat.data.readers.slack import SlackExport, find_slack
 from twinchat.data.readers.source import sources_of
 from twinchat.errors import TwinchatError
 
@@ -39,7 +40,7 @@ USERS = [
 
 
 def read(path: Path) -> tuple[SlackExport, list[Message]]:
-    export = read_slack(path)
+    export = read_export(path, source="slack")
     return export, list(export)
 
 
@@ -201,7 +202,7 @@ def test_org_users_json_of_enterprise_grid(tmp_path):
 
 @pytest.fixture(scope="module")
 def rendered():
-    export = read_slack(EXPORT)
+    export = read_export(EXPORT, source="slack")
     list(export)  # loads users and channel names
     return export
 
@@ -492,7 +493,7 @@ def test_lists_without_conversation_folders_name_the_fix(tmp_path):
 def test_a_lone_users_json_names_the_fix(tmp_path):
     (tmp_path / "users.json").write_text(json.dumps(USERS), encoding="utf-8")
     with pytest.raises(TwinchatError, match=r"Slack's lists \(users\.json\) but no conversation"):
-        read_slack(tmp_path / "users.json")
+        read_export(tmp_path / "users.json", source="slack")
 
 
 def test_empty_lists_alone_are_not_an_export(tmp_path):
@@ -505,13 +506,13 @@ def test_a_damaged_list_names_the_fix(tmp_path):
     folder = write_export(tmp_path / "x", {"general/2024-05-01": [message(f"{D1}.000001")]})
     (folder / "users.json").write_text('[{"id": "U01ANA", "name": ', encoding="utf-8")
     with pytest.raises(TwinchatError, match=r"users\.json is not valid JSON.*download it"):
-        list(read_slack(folder))
+        list(read_export(folder, source="slack"))
 
 
-def test_read_slack_on_something_else_names_the_layout(tmp_path):
+def test_something_else_names_the_slack_layout(tmp_path):
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     with pytest.raises(TwinchatError, match="channels.json, users.json"):
-        read_slack(tmp_path)
+        read_export(tmp_path, source="slack")
 
 
 # --- where the export is --------------------------------------------------------------------
@@ -545,7 +546,7 @@ def test_one_channel_folder_alone(tmp_path):
 
 
 def test_progress_source_and_bytes_read():
-    export = read_slack(EXPORT)
+    export = read_export(EXPORT, source="slack")
     files = [p for p in EXPORT.rglob("*.json") if p.name != "integration_logs.json"]
     assert export.source.size == sum(p.stat().st_size for p in files)
     assert export.source.label == str(EXPORT)
@@ -557,7 +558,7 @@ def test_progress_source_and_bytes_read():
 
 
 def test_iterating_twice_gives_the_same_messages():
-    export = read_slack(EXPORT)
+    export = read_export(EXPORT, source="slack")
     first = [m.to_dict() for m in export]
     problems, chats = Counter(export.problems), export.chats
     assert [m.to_dict() for m in export] == first

@@ -59,6 +59,16 @@ def test_unixtime_gives_aware_utc():
     assert message.tz_known and message.timestamp == datetime(2024, 3, 1, 9, 1, tzinfo=UTC)
 
 
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    """An editor that saved result.json again may put a BOM first, which JSON parsers refuse."""
+    path = tmp_path / "result.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (TELEGRAM / "single_chat.json").read_bytes())
+    export = read_export(path)
+    assert list(by_id(path)) == list(by_id(TELEGRAM / "single_chat.json"))
+    list(export)
+    assert export.bytes_read == export.source.size
+
+
 def test_old_export_without_unixtime_and_with_numeric_from_id():
     messages = by_id(TELEGRAM / "old_export.json")
     first = messages["100"]

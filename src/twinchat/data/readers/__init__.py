@@ -16,6 +16,7 @@ from typing import Any
 
 from twinchat.bundled import resolve
 from twinchat.data.readers.combined import CombinedExport
+from twinchat.data.readers.dates import check_order
 from twinchat.data.readers.discord import DiscordExport, discord_files, other_dce_format
 from twinchat.data.readers.google_chat import GoogleChatExport, find_google_chat
 from twinchat.data.readers.imessage import IMessageExport, find_imessage
@@ -27,7 +28,7 @@ from twinchat.data.readers.matrix import MatrixExport, find_matrix
 from twinchat.data.readers.messenger import MessengerExport, find_messenger, is_html_download
 from twinchat.data.readers.signal import SignalExport, find_signal
 from twinchat.data.readers.slack import SlackExport, find_slack
-from twinchat.data.readers.source import Export, Source, sources_of
+from twinchat.data.readers.source import Export, Source, base_name, sources_of
 from twinchat.data.readers.table import TableExport, find_table, parse_columns
 from twinchat.data.readers.telegram import TelegramExport
 from twinchat.data.readers.telegram_html import (
@@ -35,12 +36,7 @@ from twinchat.data.readers.telegram_html import (
     find_telegram_html,
     is_empty_telegram_page,
 )
-from twinchat.data.readers.whatsapp import (
-    DATE_ORDERS,
-    WhatsAppExport,
-    is_chat_file_name,
-    looks_like_chat,
-)
+from twinchat.data.readers.whatsapp import WhatsAppExport, is_chat_file_name, looks_like_chat
 from twinchat.errors import TwinchatError
 
 SUPPORTED = (
@@ -212,10 +208,7 @@ def read_export(
     path = resolve(path)
     if source not in SOURCES:
         raise TwinchatError(f"unknown source '{source}'; supported: {', '.join(SOURCES)}")
-    if date_order not in (None, *DATE_ORDERS):
-        raise TwinchatError(
-            f"unknown date order '{date_order}'; supported: {', '.join(DATE_ORDERS)}"
-        )
+    check_order(date_order)
     mapping = parse_columns(columns) if isinstance(columns, str) else columns
     request = Request(path, sources_of(path), source != "auto", date_order, mapping)
     readers = [r for r in _readers() if source in ("auto", r.source)]
@@ -223,9 +216,9 @@ def read_export(
         found = reader.find(request)
         if found:
             return reader.open(found, request)
+    _refuse_html(request)  # an export made in a format to make again names it, forced or not
     if source != "auto":
         raise TwinchatError(f"{path}: no {readers[0].what} found; point at {readers[0].hint}")
-    _refuse_html(request)
     if not request.candidates:
         raise TwinchatError(f"{path} is an empty folder or archive; point at the export itself")
     raise TwinchatError(f"{path}: not a chat export twinchat can read; supported: {SUPPORTED}")
@@ -241,7 +234,7 @@ def _telegram(found: Source, request: Request) -> Export:
 
 
 def _telegram_by_name(request: Request) -> Source | None:
-    named = [s for s in request.candidates if re.split(r"[/\\!]", s.label)[-1] == "result.json"]
+    named = [s for s in request.candidates if base_name(s.label) == "result.json"]
     return named[0] if named else None
 
 
@@ -278,6 +271,7 @@ def _whatsapp_chats(request: Request) -> list[Source]:
 
 
 def _refuse_html(request: Request) -> None:
+    """Refuse an export made in a format to make again (HTML, DCE's text or CSV), naming it."""
     path = request.path
     if any(is_empty_telegram_page(src) for src in request.candidates[:50]):
         raise TwinchatError(
@@ -289,7 +283,8 @@ def _refuse_html(request: Request) -> None:
         kind = other_dce_format(src)
         if kind is not None:
             raise TwinchatError(
-                f"{src.label} is DiscordChatExporter's {kind} export; export again with format JSON"
+                f"{src.label} is DiscordChatExporter's {kind} export; export again with format "
+                "JSON (--format Json)"
             )
     if is_html_download(request.candidates):
         raise TwinchatError(

@@ -60,13 +60,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 import ijson
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, combined_source, first_line, sources_of
+from twinchat.data.readers.files import CountingStream
+from twinchat.data.readers.source import Source, base_name, combined_source, first_line
 from twinchat.errors import TwinchatError
 
 PLATFORM = "discord"
@@ -198,29 +198,6 @@ def other_dce_format(source: Source) -> str | None:
     return None
 
 
-def read_discord(path: str | Path) -> DiscordExport:
-    """The DCE JSON exports in a file, a folder or a zip.
-
-    Raises:
-        TwinchatError: the path is missing or holds no DCE JSON export.
-    """
-    candidates = sources_of(Path(path))
-    files = discord_files(candidates)
-    if files:
-        return DiscordExport(files, label=str(path) if len(files) > 1 else None)
-    for source in candidates[:50]:
-        kind = other_dce_format(source)
-        if kind is not None:
-            raise TwinchatError(
-                f"{source.label} is DiscordChatExporter's {kind} export; export again with "
-                "format JSON (--format Json)"
-            )
-    raise TwinchatError(
-        f"{path}: no DiscordChatExporter JSON export found; export the channels with "
-        "DiscordChatExporter in format JSON and point at a file, their folder or a zip"
-    )
-
-
 class DiscordExport:
     """Opened DCE exports; iterate for messages, channel by channel, each oldest first."""
 
@@ -243,7 +220,7 @@ class DiscordExport:
         self.problems: Counter[str] = Counter()
         self.chats = 0
         self._done = 0
-        self._stream: _CountingStream | None = None
+        self._stream: CountingStream | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -276,8 +253,8 @@ class DiscordExport:
 
     # --- one file -------------------------------------------------------------------------
 
-    def _open(self, source: Source) -> _CountingStream:
-        self._stream = _CountingStream(source.open())
+    def _open(self, source: Source) -> CountingStream:
+        self._stream = CountingStream(source.open())
         return self._stream
 
     def _survey(self, source: Source) -> _File:
@@ -611,26 +588,6 @@ def _oldest_first(messages: Iterator[Message]) -> Iterator[Message]:
             yield from reversed(pickle.load(spill))
 
 
-class _CountingStream:
-    """A byte stream that counts what was read of it (for progress and error positions) and
-    drops a byte-order mark, which JSON parsers refuse."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw = raw
-        self.position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        first = not self.position
-        data = self.raw.read(size)
-        self.position += len(data)
-        if first and data.startswith(b"\xef\xbb\xbf"):  # a file saved again by an editor
-            return data[3:] or self.read(size)
-        return data
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 def _natural(label: str) -> list[Any]:
     """Sort key that puts `[part 10]` after `[part 9]`."""
     return [int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(label)]
@@ -638,7 +595,7 @@ def _natural(label: str) -> list[Any]:
 
 def _id_from_name(label: str) -> str:
     """DCE names files `Guild - channel [id].json`; else the file's name stands for the id."""
-    name = re.split(r"[/\\!]", label)[-1]
+    name = base_name(label)
     match = _ID_IN_NAME.search(name)
     return match.group(1) if match else name.rsplit(".", 1)[0]
 
@@ -649,6 +606,5 @@ __all__ = [
     "looks_like_discord",
     "media_type_of",
     "other_dce_format",
-    "read_discord",
     "to_message",
 ]

@@ -1,11 +1,16 @@
-"""What the readers of LINE, KakaoTalk, Matrix, Google Chat, Telegram's HTML export and the IRC
-clients' logs share: their files read one after another as one export, with a count of the
-bytes read for progress, and lines decoded one at a time so that one bad byte costs one line,
-not the file."""
+"""The reader kit: what readers share.
+
+`FilesExport` reads the files of one app one after another as one export (LINE, KakaoTalk,
+Matrix, Google Chat, Telegram's HTML export, IRC logs, Signal); `CountingStream` counts the bytes
+read of a file, for progress and for the position an error names; `text_lines` decodes lines
+one at a time, so that one bad byte costs one line, not the file. Labels are read with
+`source.base_name`, and the order of day and month with `dates.infer_order`.
+"""
 
 from __future__ import annotations
 
 import io
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
@@ -16,22 +21,29 @@ from twinchat.errors import TwinchatError
 
 # reads one file: (its source, its stream, the export's problems) -> its messages
 ReadOne = Callable[[Source, io.BufferedReader, Counter[str]], Iterator[Message]]
+BOM = b"\xef\xbb\xbf"
 
 
-class _Counting(io.RawIOBase):
-    """A stream that adds what is read from it to its export's count."""
+class CountingStream(io.RawIOBase):
+    """A byte stream that counts what is read of it (`position`) and drops a UTF-8 byte-order
+    mark at its start, which JSON parsers refuse; wrap it in `io.BufferedReader` to read lines."""
 
-    def __init__(self, raw: BinaryIO, export: FilesExport):
+    def __init__(self, raw: BinaryIO):
         self._raw = raw
-        self._export = export
+        self.position = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        first = not self.position
         data = self._raw.read(len(buffer))
+        self.position += len(data)
+        if first and data.startswith(BOM):  # a file saved again by an editor
+            data = data[len(BOM) :]
+            if not data:
+                return self.readinto(buffer)
         buffer[: len(data)] = data
-        self._export._read += len(data)
         return len(data)
 
     def close(self) -> None:
@@ -54,33 +66,37 @@ class FilesExport:
         self.source = sources[0] if len(sources) == 1 else combined_source(sources, label)
         self.problems: Counter[str] = Counter()
         self.chats = 0
-        self._read = 0
+        self._done = 0  # bytes of the files already read
+        self._stream: CountingStream | None = None
 
     @property
     def bytes_read(self) -> int:
-        return self._read
+        return self._done + (self._stream.position if self._stream else 0)
 
     def __iter__(self) -> Iterator[Message]:
         self.problems.clear()
-        self._read = 0
+        self._done = 0
         chats: set[str] = set()
         for source in self._sources:
             try:
-                raw = source.open()
+                self._stream = CountingStream(source.open())
             except OSError as err:
                 raise TwinchatError(f"{source.label} could not be opened ({err})") from None
-            with io.BufferedReader(_Counting(raw, self)) as stream:
+            with io.BufferedReader(self._stream) as stream:
                 try:
                     for message in self._read_one(source, stream, self.problems):
                         if message.chat_id not in chats:
                             chats.add(message.chat_id)
                             self.chats = len(chats)
                         yield message
-                except (OSError, EOFError) as err:  # a damaged zip member, a vanished file
+                # a damaged zip member (its CRC, its compressed data), a vanished file
+                except (OSError, EOFError, zipfile.BadZipFile) as err:
                     raise TwinchatError(
                         f"{source.label} could not be read ({err}); unzip it again or export "
                         "it again"
                     ) from None
+            self._done += self._stream.position
+            self._stream = None
 
 
 # decodes a line that is not UTF-8 (its own charset guess), and the words its count takes

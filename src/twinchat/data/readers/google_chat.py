@@ -29,7 +29,7 @@ import ijson
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers.files import FilesExport
 from twinchat.data.readers.matrix import build
-from twinchat.data.readers.source import Source, first_line
+from twinchat.data.readers.source import SEPARATORS, Source, base_name, first_line
 from twinchat.errors import TwinchatError
 
 PLATFORM = "google_chat"
@@ -68,7 +68,7 @@ def is_google_chat(source: Source) -> bool:
 
 def find_google_chat(sources: Sequence[Source]) -> list[Source]:
     """The conversations' `messages.json` among `sources`, folder by folder."""
-    named = [s for s in sources[:5000] if re.split(r"[/\\!]", s.label)[-1] == "messages.json"]
+    named = [s for s in sources[:5000] if base_name(s.label) == "messages.json"]
     return [s for s in named if is_google_chat(s)]
 
 
@@ -118,7 +118,7 @@ def read_google_chat_file(
     source: Source, stream: io.BufferedReader, problems: Counter[str]
 ) -> Iterator[Message]:
     """The messages of one conversation."""
-    parts = re.split(r"[/\\!]", source.label)
+    parts = SEPARATORS.split(source.label)
     folder = parts[-2] if len(parts) > 1 else "Google Chat"
     chat_name = _group_name(source, folder)
     number = 0

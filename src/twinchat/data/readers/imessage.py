@@ -77,7 +77,7 @@ from pathlib import Path
 
 from twinchat.atomic import private_open
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, sources_of
+from twinchat.data.readers.source import Source, base_name
 from twinchat.errors import TwinchatError
 
 PLATFORM = "imessage"
@@ -198,28 +198,13 @@ def apple_time(value: int | None) -> datetime | None:
 def find_imessage(candidates: list[Source]) -> Source | None:
     """The Messages database among the files of what the user named: a file named chat.db,
     else the first SQLite file that has a `message` and a `handle` table."""
-    named = [s for s in candidates if _base_name(s.label).lower() == DB_NAME]
+    named = [s for s in candidates if base_name(s.label).lower() == DB_NAME]
     if named:
         return named[0]
     for source in candidates[:SCAN_FILES]:
         if _is_sqlite(source) and _has_tables(source, ("message", "handle")):
             return source
     return None
-
-
-def read_imessage(path: str | Path, me: str = "Me") -> IMessageExport:
-    """The Messages database at `path`: chat.db itself, a folder or a zip holding it.
-
-    Raises:
-        TwinchatError: the path is missing or holds no Messages database.
-    """
-    found = find_imessage(sources_of(Path(path)))
-    if found is None:
-        raise TwinchatError(
-            f"{path}: no Messages database found; point at ~/Library/Messages/chat.db "
-            "or a copy of it"
-        )
-    return IMessageExport(found, me=me)
 
 
 class IMessageExport:
@@ -608,14 +593,9 @@ def _user_error(label: str, err: sqlite3.Error) -> TwinchatError:
     return TwinchatError(f"cannot read {label} ({reason}); {fix}")
 
 
-def _base_name(label: str) -> str:
-    return re.split(r"[/\\!]", label)[-1]
-
-
 __all__ = [
     "IMessageExport",
     "apple_time",
     "attributed_text",
     "find_imessage",
-    "read_imessage",
 ]

@@ -43,6 +43,7 @@ order, so memory does not grow with their number. Message ids are `file name:lin
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,7 +52,13 @@ from itertools import islice
 from pathlib import Path
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import HEAD_BYTES, Source, combined_source, sources_of
+from twinchat.data.readers.files import FilesExport
+from twinchat.data.readers.source import (
+    HEAD_BYTES,
+    Source,
+    base_name,
+    folder_of,
+)
 from twinchat.errors import TwinchatError
 
 PLATFORM = "irc"
@@ -130,19 +137,6 @@ def irc_logs(sources: Iterable[Source]) -> list[Source]:
     return [source for source in sources if looks_like_irc(source)]
 
 
-def read_irc(path: str | Path, channel: str | None = None, utc: bool = False) -> IrcExport:
-    """The IRC logs in a file, folder or zip.
-
-    Raises:
-        TwinchatError: the path is missing, holds no IRC log, or a log's name has no date.
-    """
-    logs = irc_logs(sources_of(Path(path)))
-    if not logs:
-        raise TwinchatError(f"{path}: no IRC logs ('[HH:MM] <nick> text' lines) found")
-    label = str(path) if len(logs) > 1 else None
-    return IrcExport(logs, channel=channel, label=label, utc=utc)
-
-
 def file_date(name: str) -> date | None:
     """The first date in a file name (`2004-12-25.raw.txt`, `#c_20041225.log`), if any."""
     for match in _FILE_DATE.finditer(name):
@@ -153,10 +147,8 @@ def file_date(name: str) -> date | None:
     return None
 
 
-class IrcExport:
+class IrcExport(FilesExport):
     """Opened IRC logs; iterate for messages, each channel in time order, file by file."""
-
-    format = PLATFORM
 
     def __init__(
         self,
@@ -175,7 +167,7 @@ class IrcExport:
             raise TwinchatError("no IRC logs to read")
         dated: list[tuple[date, str, Source]] = []
         for log in logs:
-            day = file_date(_base_name(log.label))
+            day = file_date(base_name(log.label))
             if day is None:
                 raise TwinchatError(
                     f"{log.label}: the date of an IRC log comes from its file name, which has "
@@ -184,37 +176,25 @@ class IrcExport:
             dated.append((day, log.label, log))
         dated.sort(key=lambda item: (item[0], item[1]))
         self._logs = [(day, log) for day, _, log in dated]
+        self._days = {id(log): day for day, log in self._logs}
         self._channel = channel
         self._utc = utc
-        if len(logs) == 1 and label is None:
-            self.source = logs[0]
-        else:
-            self.source = combined_source([log for _, log in self._logs], label)
-        self.problems: Counter[str] = Counter()
-        self.chats = 0
-        self._read = 0
         self._folder_chat: dict[str, str] = {}
         self._last: dict[str, tuple[int, int]] = {}  # chat -> (minute, second) of its last line
-
-    @property
-    def bytes_read(self) -> int:
-        return self._read
+        super().__init__(PLATFORM, [log for _, log in self._logs], self._read_log, label)
 
     def __iter__(self) -> Iterator[Message]:
-        self.problems.clear()
-        self._read = 0
         self._last = {}
-        seen: set[str] = set()
-        for day, log in self._logs:
-            data = _read_all(log)
-            self._read += len(data)
-            chat = self._chat_of(log)
-            if chat not in seen:
-                seen.add(chat)
-                self.chats = len(seen)
-            # a cheap look for control characters, to spare most logs the regex
-            controls = len(data.translate(None, _CONTROL_BYTES)) != len(data)
-            yield from self._messages(log, day, self._decode(data), controls, chat)
+        yield from super().__iter__()
+
+    def _read_log(
+        self, log: Source, stream: io.BufferedReader, problems: Counter[str]
+    ) -> Iterator[Message]:
+        data = stream.read()
+        # a cheap look for control characters, to spare most logs the regex
+        controls = len(data.translate(None, _CONTROL_BYTES)) != len(data)
+        text = self._decode(data)
+        yield from self._messages(log, self._days[id(log)], text, controls, self._chat_of(log))
 
     def _decode(self, data: bytes) -> str:
         try:
@@ -234,7 +214,7 @@ class IrcExport:
     def _chat_of(self, log: Source) -> str:
         if self._channel:
             return self._channel
-        folder = _folder(log.label)
+        folder = folder_of(log.label)
         chat = self._folder_chat.get(folder)
         if chat is None:
             chat = self._folder_chat[folder] = self._scan_channel(folder) or _folder_name(folder)
@@ -242,7 +222,7 @@ class IrcExport:
 
     def _scan_channel(self, folder: str) -> str | None:
         """The first channel named in the first logs of a folder, so all its logs share one."""
-        logs = [log for _, log in self._logs if _folder(log.label) == folder]
+        logs = [log for _, log in self._logs if folder_of(log.label) == folder]
         for log in logs[:CHANNEL_SCAN_FILES]:
             match = _CHANNEL_HINT.search(_read_all(log))
             if match:
@@ -252,7 +232,7 @@ class IrcExport:
     def _messages(
         self, log: Source, day: date, text: str, controls: bool, chat: str
     ) -> Iterator[Message]:
-        name = _base_name(log.label)
+        name = base_name(log.label)
         utc = self._utc
         base = _BASE.replace(tzinfo=UTC) if utc else _BASE
         last_minute, last_second = self._last.get(chat, (-1, 0))
@@ -381,18 +361,8 @@ def _read_all(source: Source) -> bytes:
         return stream.read()
 
 
-def _base_name(label: str) -> str:
-    return re.split(r"[/\\!]", label)[-1]
-
-
-def _folder(label: str) -> str:
-    """The label without its file name: the folder (or zip, or zip folder) the log is in."""
-    parts = re.split(r"([/\\!])", label)
-    return "".join(parts[:-2])
-
-
 def _folder_name(folder: str) -> str:
-    name = re.split(r"[/\\!]", folder)[-1] if folder else ""
+    name = base_name(folder) if folder else ""
     if name.lower().endswith(".zip"):
         name = name[:-4]
     if not name and not folder:
@@ -400,4 +370,4 @@ def _folder_name(folder: str) -> str:
     return name or "irc"
 
 
-__all__ = ["IrcExport", "file_date", "irc_logs", "looks_like_irc", "read_irc"]
+__all__ = ["IrcExport", "file_date", "irc_logs", "looks_like_irc"]

@@ -35,7 +35,7 @@ from pathlib import Path
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers.files import FilesExport, Legacy, decode_line
 from twinchat.data.readers.irc import file_date, looks_like_irc
-from twinchat.data.readers.source import HEAD_BYTES, Source
+from twinchat.data.readers.source import HEAD_BYTES, Source, base_name, label_parts
 from twinchat.errors import TwinchatError
 
 PLATFORM = "irc"
@@ -114,7 +114,7 @@ def client_logs(sources: Sequence[Source]) -> list[tuple[Source, str]]:
     """The files among `sources` that are client logs, with their layouts."""
     found = []
     for source in sources[:200]:
-        if looks_like_irc(source) and file_date(re.split(r"[/\\!]", source.label)[-1]):
+        if looks_like_irc(source) and file_date(base_name(source.label)):
             continue  # the Ubuntu corpus's layout, which irc.py reads by its own rules
         layout = layout_of(source)
         if layout is not None:
@@ -136,8 +136,8 @@ class IrcClientExport(FilesExport):
         layout = self._layouts[id(source)]
         pattern = LAYOUTS[layout]
         chat = _channel_of(source.label)
-        day: date | None = file_date(Path(source.label.replace("!", "/")).name)
-        name = re.split(r"[/\\!]", source.label)[-1]
+        name = base_name(source.label)
+        day: date | None = file_date(name)
         last: datetime | None = None
         for number, raw in enumerate(stream):
             line = decode_line(raw.rstrip(b"\r\n"), problems, LEGACY).removeprefix("\ufeff")
@@ -261,7 +261,7 @@ def _date(year: str, month: str, day: str) -> date | None:
 def _channel_of(label: str) -> str:
     """`#chan` from the file name (`#ubuntu.2024-01-31.log`, `#c_20240131.log`), else its
     folder's name (Limnoria and ZNC keep a folder a channel)."""
-    parts = [p for p in re.split(r"[/\\!]", label) if p]
+    parts = label_parts(label)
     match = re.search(r"(#[^\s._/\\]+)", parts[-1]) if parts else None
     if match:
         return match[1]

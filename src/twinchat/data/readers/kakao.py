@@ -29,7 +29,7 @@ from datetime import datetime
 
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers.files import FilesExport, text_lines
-from twinchat.data.readers.source import Source
+from twinchat.data.readers.source import Source, base_name
 
 PLATFORM = "kakaotalk"
 CSV_HEADER = "Date,User,Message"
@@ -206,7 +206,7 @@ def read_kakao_file(
     source: Source, stream: io.BufferedReader, problems: Counter[str]
 ) -> Iterator[Message]:
     """The messages of one KakaoTalk export."""
-    name = re.split(r"[/\\!]", source.label)[-1].rsplit(".", 1)[0]
+    name = base_name(source.label).rsplit(".", 1)[0]
     lines = text_lines(stream, problems, legacy="cp949")
     first = next(lines, None)
     if first is None:

@@ -13,8 +13,9 @@ A header, a date line a day, then a line a message, its columns separated by tab
     10:33<TAB><TAB>Bob joined the group.    (or with no second tab: a notice, no sender)
 
 Dates are year first, or after a weekday `Mon, 01/15/2024` where the day and month order is
-inferred from the whole file (a first number above 12 makes it day first; month first
-otherwise, as the US app writes it). Older exports do not quote messages of several lines: a
+inferred from the whole file (`dates.infer_order`: a first number above 12 makes it day first,
+a second one month first, both the majority, counted; month first when none says, as the US
+app writes it). Older exports do not quote messages of several lines: a
 line that is neither a date nor a message continues the message before it. Times are the
 phone's local time, naive (`tz_known=False`). The Windows app's "Save chat" writes names and
 texts separated by a space only, which cannot be told apart: it is not read.
@@ -29,8 +30,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 
 from twinchat.data.message import Kind, Message
+from twinchat.data.readers.dates import DateFields, in_order, infer_order
 from twinchat.data.readers.files import FilesExport, text_lines
-from twinchat.data.readers.source import Source
+from twinchat.data.readers.source import Source, base_name
 
 PLATFORM = "line"
 HEAD_LINES = 40
@@ -74,7 +76,7 @@ _UNSENT = re.compile(
 )
 
 
-def _date_of(line: str, day_first: bool) -> date | None:
+def _date_of(line: str, order: str) -> date | None:
     """The day a date line starts, or None when the line is not one."""
     text = line.strip()
     if not text or len(text) > 40:
@@ -85,9 +87,7 @@ def _date_of(line: str, day_first: bool) -> date | None:
             return _day(match["y"], match["m"], match["d"])
     match = _WEEKDAY_FIRST.fullmatch(text)
     if match:
-        first, second = match["a"], match["b"]
-        month, day = (second, first) if day_first else (first, second)
-        return _day(match["y"], month, day)
+        return _day(*in_order(match["a"], match["b"], match["y"], order))
     return None
 
 
@@ -153,7 +153,7 @@ def looks_like_line(source: Source) -> bool:
         return False
     if lines[0].startswith("[LINE]"):
         return True
-    dates = sum(1 for line in lines if _date_of(line, False) or _date_of(line, True))
+    dates = sum(1 for line in lines if _date_of(line, "mdy") or _date_of(line, "dmy"))
     said = sum(1 for line in lines if _message_parts(line) is not None)
     return dates >= 1 and said >= 2 and dates + said >= 0.6 * len(lines)
 
@@ -165,16 +165,19 @@ def find_line(sources: Sequence[Source]) -> list[Source]:
     return [s for s in texts[:200] if looks_like_line(s)]
 
 
-def _day_first(source: Source) -> bool:
-    """Whether the file's weekday-first dates put the day first (one above 12 says so)."""
+def _date_order(source: Source, problems: Counter[str]) -> str:
+    """The order of day and month in the file's weekday-first dates (`dates.infer_order`);
+    month first when none says, as the US app writes them."""
+    dates = DateFields()
     with source.open() as raw, io.BufferedReader(raw) as stream:  # type: ignore[arg-type]
         for line in text_lines(stream, Counter()):
             match = _WEEKDAY_FIRST.fullmatch(line.strip())
-            if match and int(match["a"]) > 12:
-                return True
-            if match and int(match["b"]) > 12:
-                return False
-    return False
+            if match:
+                dates.add(match["a"], match["b"], match["y"], "/")
+    order, problem = infer_order(dates, habit="mdy")
+    if problem:
+        problems[problem] += dates.dates
+    return order
 
 
 def _classify(text: str, sender: str | None) -> tuple[Kind, str | None]:
@@ -193,9 +196,9 @@ def read_line_file(
     source: Source, stream: io.BufferedReader, problems: Counter[str]
 ) -> Iterator[Message]:
     """The messages of one LINE export."""
-    name = re.split(r"[/\\!]", source.label)[-1].removesuffix(".txt")
+    name = base_name(source.label).removesuffix(".txt")
     chat = name
-    day_first = _day_first(source)
+    order = _date_order(source, problems)
     day: date | None = None
     pending: dict | None = None  # the message being read: its text may go on
     quoted = False
@@ -236,7 +239,7 @@ def read_line_file(
         if not line.strip():
             blanks += 1
             continue
-        new_day = _date_of(line, day_first)
+        new_day = _date_of(line, order)
         parts = None if new_day else _message_parts(line)
         if new_day is None and parts is None:
             if pending is not None:

@@ -33,7 +33,7 @@ import ijson
 
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers.files import FilesExport
-from twinchat.data.readers.source import Source, first_line
+from twinchat.data.readers.source import Source, base_name, first_line
 from twinchat.errors import TwinchatError
 
 PLATFORM = "matrix"
@@ -75,7 +75,7 @@ def read_matrix_file(
     source: Source, stream: io.BufferedReader, problems: Counter[str]
 ) -> Iterator[Message]:
     """The messages of one room's export, in the file's (time) order."""
-    room = re.split(r"[/\\!]", source.label)[-1].removesuffix(".json")
+    room = base_name(source.label).removesuffix(".json")
     names: dict[str, str] = {}
     held: list[Message] = []  # the latest messages, which an edit may still change
     by_event: dict[str, Message] = {}

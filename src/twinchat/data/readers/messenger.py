@@ -74,7 +74,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, combined_source, sources_of
+from twinchat.data.readers.source import Source, base_name, combined_source, label_parts
 from twinchat.errors import TwinchatError
 
 PLATFORM = "messenger"
@@ -393,7 +393,7 @@ def find_messenger(candidates: list[Source], root: Path | None = None) -> list[T
     the folder the user named, whose threads may lie deeper than the candidates reach.
     """
     files: dict[str, tuple[Source, str]] = {}
-    named = [s for s in candidates if DYI_FILE.fullmatch(_base_name(s.label))]
+    named = [s for s in candidates if DYI_FILE.fullmatch(base_name(s.label))]
     if root is not None and root.is_dir():
         named += _deep_thread_files(root)
     if any(_DYI_HEAD.match(_head(s)) for s in named[:10]):
@@ -405,31 +405,9 @@ def find_messenger(candidates: list[Source], root: Path | None = None) -> list[T
     return _threads(list(files.values()))
 
 
-def read_messenger(path: str | Path) -> MessengerExport:
-    """The Messenger or Instagram chats in a file, thread folder, export folder or zip.
-
-    Raises:
-        TwinchatError: the path is missing, is Facebook's HTML download, or holds no thread.
-    """
-    path = Path(path)
-    candidates = sources_of(path)
-    threads = find_messenger(candidates, root=path)
-    if threads is None:
-        if is_html_download(candidates):
-            raise TwinchatError(
-                f"{path} is Facebook's HTML download; download your information again "
-                "with format 'JSON'"
-            )
-        raise TwinchatError(
-            f"{path}: no Messenger or Instagram chat found; point at a message_1.json, its "
-            "thread folder, the JSON export's folder or its zip"
-        )
-    return MessengerExport(threads, label=str(path))
-
-
 def is_html_download(candidates: Iterable[Source]) -> bool:
     """Whether the files are a DYI download in HTML format (`messages/inbox/x/message_1.html`)."""
-    return any(HTML_FILE.fullmatch(_base_name(s.label)) for s in candidates)
+    return any(HTML_FILE.fullmatch(base_name(s.label)) for s in candidates)
 
 
 def _head(source: Source) -> bytes:
@@ -453,7 +431,7 @@ def _scan_other_json(candidates: list[Source], dyi_found: bool) -> Iterator[tupl
     thread was found by name, a DYI thread's); gives up after `SCAN_MISSES` others."""
     misses, hits = 0, 0
     for source in candidates:
-        name = _base_name(source.label)
+        name = base_name(source.label)
         if not name.lower().endswith(".json") or DYI_FILE.fullmatch(name):
             continue
         if name.lower() in METADATA_FILES:
@@ -494,7 +472,7 @@ def _threads(files: list[tuple[Source, str]]) -> list[Thread]:
     folders: dict[str, list[Source]] = {}
     threads = []
     for source, layout in files:
-        name = _base_name(source.label)
+        name = base_name(source.label)
         folder = source.label[: len(source.label) - len(name)]
         if layout == DYI and DYI_FILE.fullmatch(name):
             folders.setdefault(folder, []).append(source)
@@ -503,24 +481,16 @@ def _threads(files: list[tuple[Source, str]]) -> list[Thread]:
         fallback = f"e2ee/{stem}" if layout == E2EE else stem
         threads.append(Thread((source,), layout, _platform(source.label), fallback))
     for folder, parts in folders.items():
-        parts.sort(key=lambda s: -int(cast(re.Match, DYI_FILE.fullmatch(_base_name(s.label)))[1]))
-        section_thread = "/".join(_parts(folder.rstrip("/\\!"))[-2:])
+        parts.sort(key=lambda s: -int(cast(re.Match, DYI_FILE.fullmatch(base_name(s.label)))[1]))
+        section_thread = "/".join(label_parts(folder.rstrip("/\\!"))[-2:])
         threads.append(Thread(tuple(parts), DYI, _platform(folder), section_thread))
     threads.sort(key=lambda t: t.files[0].label)
     return threads
 
 
-def _parts(label: str) -> list[str]:
-    return [part for part in re.split(r"[/\\!]", label) if part]
-
-
-def _base_name(label: str) -> str:
-    return re.split(r"[/\\!]", label)[-1]
-
-
 def _platform(label: str) -> str:
     """Instagram's exports live in `your_instagram_activity/` or an `instagram-user-...` zip."""
-    for part in _parts(label.lower()):
+    for part in label_parts(label.lower()):
         if part in INSTAGRAM_FOLDERS or part.startswith(("instagram-", "instagram_")):
             return INSTAGRAM
     return PLATFORM
@@ -644,7 +614,6 @@ __all__ = [
     "find_messenger",
     "is_html_download",
     "own_text",
-    "read_messenger",
     "repair",
     "to_message",
 ]

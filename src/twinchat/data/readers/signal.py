@@ -74,6 +74,7 @@ Files are read line by line and one chat at a time, so memory does not grow with
 from __future__ import annotations
 
 import heapq
+import io
 import json
 import re
 import zipfile
@@ -85,7 +86,8 @@ from pathlib import Path
 from typing import Any
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, combined_source, sources_of
+from twinchat.data.readers.files import FilesExport
+from twinchat.data.readers.source import SEPARATORS, Source, base_name
 from twinchat.errors import TwinchatError
 
 PLATFORM = "signal"
@@ -108,7 +110,6 @@ _STICKER_LINK_END = re.compile(r"\[([^\]\n]*)\]\(\.\./" + STICKER_FOLDER + r"/\S
 _STICKER_LINE_END = re.compile(r"\n\(\( (.*) \)\)$")
 _REACTIONS_END = re.compile(r"\n\(- .* -\)$")
 _CALL = re.compile(r"(?:Incoming|Outgoing|Missed) (?:\w+ )?call(?: \([^)\n]*\))?")
-_SEPARATORS = re.compile(r"[/\\!]")
 
 _MEDIA_TYPES = {
     "photo": ("jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff", "bmp", "svg", "apng"),
@@ -165,7 +166,7 @@ def find_signal(candidates: list[Source]) -> list[SignalChat] | None:
     """
     folders: dict[str, dict[str, Source]] = {}
     for source in candidates:
-        parts = _SEPARATORS.split(source.label)
+        parts = SEPARATORS.split(source.label)
         name = parts[-1].lower()
         if STICKER_FOLDER in parts[:-1]:
             continue
@@ -180,7 +181,7 @@ def find_signal(candidates: list[Source]) -> list[SignalChat] | None:
 
 def _single_file(source: Source) -> list[SignalChat] | None:
     name = source.label.lower()
-    folder = source.label[: len(source.label) - len(_SEPARATORS.split(source.label)[-1])]
+    folder = source.label[: len(source.label) - len(base_name(source.label))]
     if name.endswith((".json", ".jsonl")) and _first_date(source, markdown=False):
         return [SignalChat(chat_name(folder), source, markdown=False)]
     if name.endswith(".md") and _first_date(source, markdown=True):
@@ -236,7 +237,7 @@ def _earlier(markdown_first: str, json_first: str) -> bool:
 
 def chat_name(folder: str) -> str:
     """The chat a folder holds: its name (a zip's name, without `.zip`, for its root)."""
-    name = _SEPARATORS.split(folder.rstrip("/\\!"))[-1] if folder.strip("/\\!") else ""
+    name = base_name(folder.rstrip("/\\!")) if folder.strip("/\\!") else ""
     if name.lower().endswith(".zip"):
         name = name[:-4]
     if name in ("", ".", ".."):
@@ -244,28 +245,11 @@ def chat_name(folder: str) -> str:
     return name or PLATFORM
 
 
-def read_signal(path: str | Path) -> SignalExport:
-    """The signal-export output at `path`: the export folder, a chat's folder, a file, a zip.
-
-    Raises:
-        TwinchatError: the path is missing or holds no chat that signal-export wrote.
-    """
-    chats = find_signal(sources_of(Path(path)))
-    if not chats:
-        raise TwinchatError(
-            f"{path}: no Signal chat found; point at signal-export's output folder, a chat's "
-            "folder in it, or its data.json or chat.md"
-        )
-    return SignalExport(chats, label=str(path) if len(chats) > 1 else None)
-
-
 # --- reading --------------------------------------------------------------------------------
 
 
-class SignalExport:
+class SignalExport(FilesExport):
     """An opened signal-export output; iterate it for messages, chat by chat, in time order."""
-
-    format = PLATFORM
 
     def __init__(self, chats: Sequence[SignalChat], label: str | None = None):
         """`chats`: what `find_signal` found; `label`: how to name them all, by default the
@@ -276,46 +260,20 @@ class SignalExport:
         """
         if not chats:
             raise TwinchatError("no Signal chats to read; point at signal-export's output")
-        self._chats = list(chats)
-        if len(chats) == 1 and label is None:
-            self.source = chats[0].source
-        else:
-            self.source = combined_source([chat.source for chat in self._chats], label)
-        self.problems: Counter[str] = Counter()
-        self.chats = 0
-        self._done = 0  # bytes of the chats already read
-        self._position = 0  # bytes read of the current chat's file
+        self._chats = {id(chat.source): chat for chat in chats}
+        super().__init__(PLATFORM, [chat.source for chat in chats], self._read_chat, label)
 
-    @property
-    def bytes_read(self) -> int:
-        return self._done + self._position
-
-    def __iter__(self) -> Iterator[Message]:
-        self.problems.clear()
-        self.chats = self._done = self._position = 0
-        for chat in self._chats:
-            self.chats += 1
-            if chat.note:
-                self.problems[chat.note] += 1
-            records = self._markdown(chat) if chat.markdown else self._json(chat)
-            yield from self._in_time_order(self._messages(chat, records))
-            self._done += self._position
-            self._position = 0
+    def _read_chat(
+        self, source: Source, stream: io.BufferedReader, problems: Counter[str]
+    ) -> Iterator[Message]:
+        chat = self._chats[id(source)]
+        if chat.note:
+            problems[chat.note] += 1
+        lines = (self._decode(raw).rstrip("\r\n") for raw in stream)
+        records = self._markdown(lines) if chat.markdown else self._json(lines)
+        yield from self._in_time_order(self._messages(chat, records))
 
     # --- the two files ---
-
-    def _lines(self, chat: SignalChat) -> Iterator[str]:
-        """The file's lines, without line ends; a file that breaks off raises TwinchatError."""
-        try:
-            with chat.source.open() as stream:
-                for number, raw in enumerate(stream):
-                    self._position += len(raw)
-                    line = self._decode(raw).rstrip("\r\n")
-                    yield line.removeprefix("\ufeff") if number == 0 else line
-        except (OSError, EOFError, zipfile.BadZipFile) as err:
-            raise TwinchatError(
-                f"{chat.source.label} could not be read ({err}); copy or unzip the export again"
-            ) from None
 
     def _decode(self, raw: bytes) -> str:
         try:
@@ -324,8 +282,8 @@ class SignalExport:
             self.problems["not UTF-8 (bytes replaced)"] += 1
             return raw.decode("utf-8", errors="replace")
 
-    def _json(self, chat: SignalChat) -> Iterator[_Parsed | None]:
-        for line in self._lines(chat):
+    def _json(self, lines: Iterator[str]) -> Iterator[_Parsed | None]:
+        for line in lines:
             if not line.strip():
                 continue
             try:
@@ -380,10 +338,10 @@ class SignalExport:
             return moment.astimezone(UTC), True
         return moment, False
 
-    def _markdown(self, chat: SignalChat) -> Iterator[_Parsed]:
+    def _markdown(self, file_lines: Iterator[str]) -> Iterator[_Parsed]:
         header: re.Match[str] | None = None
-        lines: list[str] = []
-        for line in self._lines(chat):
+        lines: list[str] = []  # the message's
+        for line in file_lines:
             match = _HEADER.match(line)
             if match is not None:
                 if header is not None:
@@ -604,4 +562,4 @@ class _Replies:
                 del self._ids[old_key]
 
 
-__all__ = ["SignalChat", "SignalExport", "chat_name", "find_signal", "media_type", "read_signal"]
+__all__ = ["SignalChat", "SignalExport", "chat_name", "find_signal", "media_type"]

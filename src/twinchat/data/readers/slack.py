@@ -68,13 +68,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import ijson
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, first_line, sources_of
+from twinchat.data.readers.source import Source, base_name, first_line
 from twinchat.errors import TwinchatError
 
 PLATFORM = "slack"
@@ -91,7 +90,6 @@ DAY_SCAN_FILES = 3  # day files looked at when no list says it is Slack
 UNKNOWN_USER = "user id not in users.json (named by the id)"
 
 _DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.json")
-_SEPARATOR = re.compile(r"[/\\!]")
 _BOM = b"\xef\xbb\xbf"
 # a list's head: a JSON array whose first object starts with a Slack id (C…, D…, G…, U…)
 _LIST_HEAD = re.compile(rb'\s*\[\s*\{[^{}]*?"id"\s*:\s*"[A-Z][A-Z0-9]+"')
@@ -148,10 +146,10 @@ def find_slack(candidates: list[Source]) -> SlackFiles | None:
     """
     root = None
     for src in candidates:
-        if _base(src.label) in LIST_NAMES and _LIST_HEAD.match(_head(src)):
+        if base_name(src.label) in LIST_NAMES and _LIST_HEAD.match(_head(src)):
             root = _parent(src.label)
             break
-    days = [src for src in candidates if _DAY_FILE.fullmatch(_base(src.label))]
+    days = [src for src in candidates if _DAY_FILE.fullmatch(base_name(src.label))]
     if root is None:
         for src in days[:DAY_SCAN_FILES]:
             head = _head(src)
@@ -161,9 +159,9 @@ def find_slack(candidates: list[Source]) -> SlackFiles | None:
         else:
             return None
     lists = {
-        _base(src.label): src
+        base_name(src.label): src
         for src in candidates
-        if _base(src.label) in LIST_NAMES and _parent(src.label) == root
+        if base_name(src.label) in LIST_NAMES and _parent(src.label) == root
     }
     folders: dict[str, list[Source]] = {}
     for src in days:
@@ -171,23 +169,8 @@ def find_slack(candidates: list[Source]) -> SlackFiles | None:
         if _parent(folder) == root:
             folders.setdefault(_folder_name(folder), []).append(src)
     for files in folders.values():
-        files.sort(key=lambda src: _base(src.label))
+        files.sort(key=lambda src: base_name(src.label))
     return SlackFiles(_strip(root), lists, folders)
-
-
-def read_slack(path: str | Path) -> SlackExport:
-    """The Slack export in a zip or folder.
-
-    Raises:
-        TwinchatError: the path is missing or holds no Slack export.
-    """
-    found = find_slack(sources_of(Path(path)))
-    if found is None:
-        raise TwinchatError(
-            f"{path}: no Slack export found; point at the zip of Slack's workspace export "
-            "or its unzipped folder (channels.json, users.json and a folder per channel)"
-        )
-    return SlackExport(found)
 
 
 class SlackExport:
@@ -557,10 +540,6 @@ def _head(src: Source) -> bytes:
         return b""
 
 
-def _base(label: str) -> str:
-    return _SEPARATOR.split(label)[-1]
-
-
 def _strip(label: str) -> str:
     return label.rstrip("/\\!")
 
@@ -568,12 +547,12 @@ def _strip(label: str) -> str:
 def _parent(label: str) -> str:
     """The label's folder, with its trailing separator (`x.zip!`, `/a/export/`)."""
     label = _strip(label)
-    return label[: len(label) - len(_base(label))]
+    return label[: len(label) - len(base_name(label))]
 
 
 def _folder_name(folder: str) -> str:
-    name = _base(_strip(folder))
+    name = base_name(_strip(folder))
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-__all__ = ["SlackExport", "SlackFiles", "find_slack", "read_slack"]
+__all__ = ["SlackExport", "SlackFiles", "find_slack"]

@@ -111,9 +111,28 @@ def combined_source(sources: Sequence[Source], label: str | None = None) -> Sour
     )
 
 
+# what separates the parts of a label: a folder's `/` or `\`, a zip's `!` before its member
+SEPARATORS = re.compile(r"[/\\!]")
+
+
+def base_name(label: str) -> str:
+    """The file's name at the end of a label (`chats.zip!folder/chat.txt` -> `chat.txt`)."""
+    return SEPARATORS.split(label)[-1]
+
+
+def label_parts(label: str) -> list[str]:
+    """The folders (a zip among them) and the file's name of a label, empty ones left out."""
+    return [part for part in SEPARATORS.split(label) if part]
+
+
+def folder_of(label: str) -> str:
+    """The label without its file's name: the folder, zip or folder in a zip that holds it."""
+    return "".join(re.split(r"([/\\!])", label)[:-2])
+
+
 def common_label(labels: Sequence[str]) -> str:
     """The folder (or zip, or folder in a zip) that holds all the files."""
-    folders = {"".join(re.split(r"([/\\!])", label)[:-2]) for label in labels}
+    folders = {folder_of(label) for label in labels}
     if len(folders) == 1:
         return folders.pop() or labels[0]
     zips = {label.split("!", 1)[0] for label in labels}

@@ -44,10 +44,10 @@ counted. Times (`read_time`):
 * `2024/03/01 09:15`, `2024-3-1 9:15` (year first), and `01/03/2024 09:15`, `01.03.24 9:15 PM`
   (day and month in either order, 2- or 4-digit year, optional seconds and AM/PM), all naive.
   The order of day and month is the `date_order` given, else read from the whole file the first
-  time such a date appears: a number above 12 first means day first, second means month first
-  (both: the majority, counted as "date order inconsistent"). When nothing decides, dates with
-  dots are day first; others are guessed, counted as "date order guessed": month first for `/`
-  dates with 2-digit years (US habits), else day first. ISO dates are the ones to prefer.
+  time such a date appears (`dates.infer_order`): a number above 12 first means day first,
+  second means month first (both: the majority, counted as "date order inconsistent"); when
+  nothing decides, it is guessed, counted as "date order guessed": month first for `/` dates
+  with 2-digit years (US habits), else day first. ISO dates are the ones to prefer.
 * Anything else (month names, RFC 2822...), and dates before 1971 or after 9000: the message is
   kept with no time (the builder drops it, as "no date") and counted as "unreadable time".
 
@@ -79,13 +79,14 @@ import ijson
 import orjson
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.source import Source, first_line
+from twinchat.data.readers.dates import DateFields, check_order, in_order, infer_order
+from twinchat.data.readers.files import CountingStream
+from twinchat.data.readers.source import Source, base_name, first_line
 from twinchat.errors import TwinchatError
 
 PLATFORM = "table"
 FIELDS = ("sender", "text", "time", "chat", "id", "reply_to", "sender_id", "kind")
 REQUIRED = ("sender", "text")
-DATE_ORDERS = ("dmy", "mdy", "ymd")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
@@ -267,14 +268,13 @@ def _day_month(text: str, order: str | None) -> datetime:
     if match is None:
         raise ValueError(f"unreadable time {text!r}")
     a, b, c = match.group("a", "b", "c")
-    if len(a) == 4 or order == "ymd":
-        year, month, day = a, b, c
-    elif len(c) not in (2, 4):
+    if len(a) == 4:
+        order = "ymd"
+    elif order != "ymd" and len(c) not in (2, 4):
         raise ValueError(f"no year in {text!r}")
     elif order is None:
         raise DateOrderUnknown(text)
-    else:
-        year, (day, month) = c, ((a, b) if order == "dmy" else (b, a))
+    year, month, day = in_order(a, b, c, order)
     hour = int(match["h"] or 0)
     meridiem = match["ap"]
     if meridiem:
@@ -309,7 +309,7 @@ def table_files(
     found: list[Source] = []
     scanned = 0
     for source in candidates:
-        name = _base_name(source.label).lower()
+        name = base_name(source.label).lower()
         if name.endswith(TABLE_SUFFIXES):
             found.append(source)
         elif name.endswith(".json") and scanned < JSON_SCAN_FILES:
@@ -332,13 +332,13 @@ def looks_like_table_json(source: Source, columns: dict[str, str] | None = None)
     """Whether a `.json` file is an array whose first object has a sender and a text (by the
     mapping, else by `GUESSES`), and is not a known app's file: Telegram's `result.json` and
     Signal's `data.json` by name, Slack's day files by their `type` and `ts`."""
-    if _base_name(source.label).lower() in OTHER_EXPORTS:
+    if base_name(source.label).lower() in OTHER_EXPORTS:
         return False
     try:
         if not source.head(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             return False
         with source.open() as raw:
-            first = next(ijson.items(_Counted(raw, _Tally(Counter())), "item"), None)
+            first = next(ijson.items(CountingStream(raw), "item"), None)
     except (ijson.JSONError, UnicodeDecodeError, OSError, ValueError):
         return False
     if not isinstance(first, dict) or ("ts" in first and first.get("type") == "message"):
@@ -395,10 +395,7 @@ class TableExport:
         Raises:
             TwinchatError: a mapping without sender or text, or an unknown date order.
         """
-        if date_order not in (None, *DATE_ORDERS):
-            raise TwinchatError(
-                f"date order must be one of {', '.join(DATE_ORDERS)}, not '{date_order}'"
-            )
+        check_order(date_order)
         if columns is not None:
             unknown = sorted(set(columns) - set(FIELDS))
             missing = [name for name in REQUIRED if not columns.get(name)]
@@ -416,7 +413,7 @@ class TableExport:
         self._tally = _Tally(self.problems)
         self._order = date_order
         self._delimiter: str | None = None
-        name = _base_name(source.label)
+        name = base_name(source.label)
         self._stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
 
     @property
@@ -470,29 +467,20 @@ class TableExport:
             return None, False
 
     def _survey_order(self) -> str:
-        """The order of day and month in the file's dates (see the module docstring)."""
-        dates = first_over_12 = second_over_12 = short_us = dotted = 0
+        """The order of day and month in the file's dates (`dates.infer_order`)."""
+        dates = DateFields()
         for _, values in self._records(_Tally(Counter())):
             value = values.get("time")
             if not isinstance(value, str):
                 continue
             match = _DATE_TIME.fullmatch(_zone_word(value.strip())[0])
-            if match is None or len(match["a"]) == 4:
-                continue
-            dates += 1
-            first_over_12 += int(match["a"]) > 12
-            second_over_12 += int(match["b"]) > 12
-            short_us += match["sep"] == "/" and len(match["c"]) == 2
-            dotted += match["sep"] == "."
-        if first_over_12 and second_over_12:
-            self.problems["date order inconsistent"] += dates
-            return "dmy" if first_over_12 >= second_over_12 else "mdy"
-        if first_over_12 or second_over_12:
-            return "dmy" if first_over_12 else "mdy"
-        if dotted * 2 > dates:
-            return "dmy"  # day first wherever dates are written with dots
-        self.problems["date order guessed"] += dates
-        return "mdy" if short_us * 2 > dates else "dmy"
+            # a year first is read as such, whatever the order of the others
+            if match is not None and len(match["a"]) <= 2:
+                dates.add(*match.group("a", "b", "c", "sep"))
+        order, problem = infer_order(dates)
+        if problem:
+            self.problems[problem] += dates.dates
+        return order
 
     def _cell(self, values: dict[str, Any], name: str) -> str | None:
         value = values.get(name)
@@ -530,7 +518,7 @@ class TableExport:
 
     def _records(self, tally: _Tally) -> Iterator[tuple[int, dict[str, Any]]]:
         """(row number, {field: raw value}) of each row, in file order."""
-        name = _base_name(self.source.label).lower()
+        name = base_name(self.source.label).lower()
         head = self.source.head(64).lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head:
             raise TwinchatError(f"{self.source.label} is empty; export the table again")
@@ -609,7 +597,7 @@ class TableExport:
         if len(data) >= SNIFF_BYTES and len(lines) > 1:
             lines.pop()  # probably cut short
         order = DELIMITERS
-        if _base_name(self.source.label).lower().endswith(".tsv"):
+        if base_name(self.source.label).lower().endswith(".tsv"):
             order = ("\t", *(d for d in DELIMITERS if d != "\t"))
         best, best_score = order[0], (0.0, 0)
         for delimiter in order:
@@ -630,10 +618,10 @@ class TableExport:
         label = self.source.label
         columns: _Columns | None = None
         number = 0
-        with self.source.open() as raw:
-            stream = _Counted(raw, tally)
+        with CountingStream(self.source.open()) as stream:
             try:
                 for item in ijson.items(stream, "item", use_float=True):
+                    tally.read = stream.position
                     if not isinstance(item, dict):
                         tally.problems["item not a JSON object"] += 1
                         continue
@@ -643,14 +631,15 @@ class TableExport:
                     yield number, columns.values(item)
             except ijson.JSONError as err:
                 raise TwinchatError(
-                    f"{label} is not valid JSON near byte {tally.read:,} ({first_line(err)}); "
-                    "the file may be cut short: export it again"
+                    f"{label} is not valid JSON near byte {stream.position:,} "
+                    f"({first_line(err)}); the file may be cut short: export it again"
                 ) from None
             except UnicodeDecodeError as err:
                 raise TwinchatError(
-                    f"{label} is not valid UTF-8 near byte {tally.read:,} ({err.reason}); "
+                    f"{label} is not valid UTF-8 near byte {stream.position:,} ({err.reason}); "
                     "save it as UTF-8"
                 ) from None
+            tally.read = stream.position
 
     def _json_lines_records(self, tally: _Tally) -> Iterator[tuple[int, dict[str, Any]]]:
         columns: _Columns | None = None
@@ -801,31 +790,8 @@ def _json_line(line: bytes, problems: Counter[str]) -> Any:
     return None
 
 
-class _Counted:
-    """A byte stream that counts what is read through it and drops a UTF-8 byte-order mark."""
-
-    def __init__(self, raw: BinaryIO, tally: _Tally):
-        self.raw = raw
-        self.tally = tally
-        self.started = False
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.raw.read(size)
-        self.tally.read += len(chunk)
-        if not self.started and chunk:
-            self.started = True
-            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
-            if not chunk:
-                return self.read(size)
-        return chunk
-
-
 def _normal(name: str) -> str:
     return re.sub(r"[\s_.\-]+", "", name.casefold())
-
-
-def _base_name(label: str) -> str:
-    return re.split(r"[/\\!]", label)[-1]
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from twinchat.data.message import Kind, Message
+from twinchat.data.readers.files import CountingStream
 from twinchat.data.readers.source import Source, first_line
 from twinchat.errors import TwinchatError
 
@@ -50,14 +51,12 @@ class EscapeFixingStream:
     def __init__(self, raw: BinaryIO):
         self.raw = raw
         self.pending = b""
-        self.position = 0
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""
         while True:
             chunk = self.raw.read(size if size > 0 else 1 << 16)
-            self.position += len(chunk)
             data = self.pending + chunk
             if not chunk:
                 self.pending = b""
@@ -99,10 +98,11 @@ class TelegramExport:
         self.notes: Counter[str] = Counter()  # odd optional fields left out of messages read
         self.chats = 0
         self._stream: EscapeFixingStream | None = None
+        self._counted: CountingStream | None = None  # what `_stream` reads from
 
     @property
     def bytes_read(self) -> int:
-        return self._stream.position if self._stream else 0
+        return self._counted.position if self._counted else 0
 
     def __iter__(self) -> Iterator[Message]:
         head = self._scan_head()
@@ -126,7 +126,8 @@ class TelegramExport:
     def _open(self) -> EscapeFixingStream:
         if self._stream is not None:
             self._stream.close()
-        self._stream = EscapeFixingStream(self.source.open())
+        self._counted = CountingStream(self.source.open())
+        self._stream = EscapeFixingStream(self._counted)
         return self._stream
 
     def _scan_head(self) -> dict[str, Any]:

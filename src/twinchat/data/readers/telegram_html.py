@@ -36,7 +36,7 @@ from typing import Any
 
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers.files import FilesExport
-from twinchat.data.readers.source import Source
+from twinchat.data.readers.source import Source, base_name
 
 PLATFORM = "telegram"
 BLOCK = 1 << 16
@@ -79,7 +79,7 @@ _VOID = {"br", "img", "meta", "link", "hr", "input", "source", "wbr"}
 
 def is_telegram_html(source: Source) -> bool:
     """Whether a file is a page of Telegram Desktop's HTML export."""
-    name = re.split(r"[/\\!]", source.label)[-1]
+    name = base_name(source.label)
     if not _FILE_NAME.fullmatch(name):
         return False
     try:
@@ -105,7 +105,7 @@ def find_telegram_html(sources: Sequence[Source]) -> list[Source]:
     pages = [s for s in sources[:5000] if is_telegram_html(s)]
 
     def order(source: Source) -> tuple[str, int]:
-        name = re.split(r"[/\\!]", source.label)[-1]
+        name = base_name(source.label)
         number = _FILE_NAME.fullmatch(name)
         return source.label[: len(source.label) - len(name)], int(number[1] or 1) if number else 0
 
@@ -316,7 +316,7 @@ def TelegramHtmlExport(sources: Sequence[Source], label: str | None = None) -> F
         source: Source, stream: io.BufferedReader, problems: Counter[str]
     ) -> Iterator[Message]:
         folder = re.split(r"[/\\!](?=[^/\\!]*$)", source.label)[0]
-        chat = chats.setdefault(folder, {"id": re.split(r"[/\\!]", folder)[-1] or folder})
+        chat = chats.setdefault(folder, {"id": base_name(folder) or folder})
         page = _Page(chat, problems)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while True:

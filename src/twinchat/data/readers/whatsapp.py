@@ -10,9 +10,9 @@ messages are read. Memory holds those statistics and one message, whatever the f
 WhatsApp writes its own texts (placeholders, system lines) in the phone's language. Signals
 that need no language come first: iOS marks each of its own texts with U+200E (U+200F in
 right-to-left languages) and the whole line of an attachment too, and Android writes a medium
-as one text in angle brackets. The tables say which kind a text is: whatsapp_texts.py holds
-omitted media, deletions, missed calls and security-code notices in every language of the
-apps; the tables below add system lines in English, German, Spanish, French, Portuguese,
+as one text in angle brackets. The tables of whatsapp_texts.py say which kind a text is: omitted
+media, deletions, missed calls and security-code notices in every language of the apps, and
+system lines, calls, edits and attachments in English, German, Spanish, French, Portuguese,
 Italian, Dutch and Russian.
 """
 
@@ -28,11 +28,11 @@ from typing import NamedTuple
 
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers import whatsapp_texts as texts
-from twinchat.data.readers.source import Source
+from twinchat.data.readers.dates import DateFields, check_order, in_order, infer_order
+from twinchat.data.readers.source import Source, label_parts
 from twinchat.errors import TwinchatError
 
 PLATFORM = "whatsapp"
-DATE_ORDERS = ("dmy", "mdy", "ymd")
 MAX_SENDERS = 100_000  # bounds the survey's memory on files whose lines split oddly
 LONGEST_OWN_TEXT = 1000  # WhatsApp's placeholders and system lines are shorter; users' may not be
 
@@ -51,22 +51,7 @@ _MARKED = re.compile(f"[{MARKS}\u00a0\u202f]")
 
 _INV = "[\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069]*"
 _SP = "[ \u00a0\u202f]"  # NBSP inside "p. m.", NNBSP before "PM" since 2023
-# German Android in 12-hour mode writes day periods instead of AM/PM (WhatsR's generator).
-_DAY_PERIODS = {
-    "morgens": False,
-    "vorm.": False,
-    "vormittags": False,
-    "nachts": False,
-    "mitternacht": False,
-    "mitternachts": False,
-    "mittags": True,
-    "nachm.": True,
-    "nachmittags": True,
-    "abends": True,
-    "ص": False,  # Arabic: صباحًا, morning
-    "م": True,  # Arabic: مساءً, evening
-}
-_PERIOD_WORDS = "|".join(re.escape(w) for w in sorted(_DAY_PERIODS, key=len, reverse=True))
+_PERIOD_WORDS = "|".join(re.escape(w) for w in sorted(texts.DAY_PERIODS, key=len, reverse=True))
 _MERIDIEM = f"{_SP}?(?P<ap>[AaPp]\\.?{_SP}?[Mm]\\.?|(?i:{_PERIOD_WORDS}))"
 # ", " mostly; " " (nl, hu); " klo " (fi); "، " (ar)
 _JOIN = f"(?:[,\u060c]{_SP}?|{_SP})(?:klo{_SP})?"
@@ -152,9 +137,7 @@ def layout_regex(layout: Layout) -> re.Pattern[str]:
 
 
 # --- WhatsApp's own texts -------------------------------------------------------------------
-# Sources: WhatsR's Languages.csv and sample chats (en, de); formats.md §2.5; chat-analytics'
-# placeholder table and strings other parsers match (es, fr, pt, it, nl, ru). Strings marked
-# "best knowledge" were not seen in an export and may need correcting against a real one.
+# The words are whatsapp_texts.py's; here they become the tables and patterns a line is read by.
 
 
 class Found(NamedTuple):
@@ -163,351 +146,82 @@ class Found(NamedTuple):
     text: str = ""  # what of the placeholder line is content (a location's link)
 
 
-def _omitted(words: tuple[str, ...], nouns: dict[str, tuple[Kind, str]]) -> dict[str, Found]:
+def _medium(media_type: str) -> Found:
+    """An omitted medium; stickers and contact cards are kinds of their own."""
+    kind = {"sticker": Kind.STICKER, "contact": Kind.CONTACT}.get(media_type, Kind.MEDIA)
+    return Found(kind, media_type)
+
+
+def _omitted(words: tuple[str, ...], nouns: dict[str, str]) -> dict[str, Found]:
     """iOS names each omitted medium: "image omitted", "Bild weggelassen", "imagen omitida"…"""
     table = {}
-    for noun, (kind, media_type) in nouns.items():
+    for noun, media_type in nouns.items():
         for word in words:
             key = f"{noun} {word}".casefold()
-            table[key] = table[f"<{key}>"] = Found(kind, media_type)
+            table[key] = table[f"<{key}>"] = _medium(media_type)
     return table
 
 
-_PHOTO, _VIDEO, _AUDIO = (
-    (Kind.MEDIA, "photo"),
-    (Kind.MEDIA, "video_file"),
-    (Kind.MEDIA, "audio_file"),
-)
-_GIF, _NOTE, _DOC = (Kind.MEDIA, "animation"), (Kind.MEDIA, "video_message"), (Kind.MEDIA, "file")
-_STICKER, _CARD = (Kind.STICKER, "sticker"), (Kind.CONTACT, "contact")
-_IOS_OMITTED = [
-    (("omitted",), {"image": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
-                    "gif": _GIF, "contact card": _CARD, "video note": _NOTE, "document": _DOC}),
-    (("weggelassen", "ausgeschlossen"),
-     {"bild": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER, "gif": _GIF,
-      "kontaktkarte": _CARD, "kontakt": _CARD, "videonachricht": _NOTE, "dokument": _DOC}),
-    (("omitido", "omitida"),
-     {"imagen": _PHOTO, "video": _VIDEO, "vídeo": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
-      "gif": _GIF, "tarjeta de contacto": _CARD, "contacto": _CARD, "nota de video": _NOTE,
-      "documento": _DOC}),
-    # fr, pt, it, nl, ru: best knowledge, both genders of the participle
-    (("omis", "omise", "absent", "absente", "retiré", "retirée"),
-     {"image": _PHOTO, "vidéo": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
-      "autocollant": _STICKER, "gif": _GIF, "fiche contact": _CARD, "carte de contact": _CARD,
-      "contact": _CARD, "note vidéo": _NOTE, "document": _DOC}),
-    (("omitido", "omitida", "ocultado", "ocultada", "oculto", "oculta"),
-     {"imagem": _PHOTO, "vídeo": _VIDEO, "áudio": _AUDIO, "figurinha": _STICKER,
-      "sticker": _STICKER, "gif": _GIF, "cartão de contato": _CARD, "cartão do contato": _CARD,
-      "contato": _CARD, "mensagem de vídeo": _NOTE, "documento": _DOC}),
-    (("omesso", "omessa", "omessi", "omesse"),
-     {"immagine": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
-      "adesivo": _STICKER, "gif": _GIF, "scheda contatto": _CARD, "contatto": _CARD,
-      "videomessaggio": _NOTE, "documento": _DOC}),
-    (("weggelaten",),
-     {"afbeelding": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER, "gif": _GIF,
-      "contactkaart": _CARD, "contact": _CARD, "videobericht": _NOTE, "document": _DOC}),
-    (("отсутствует", "пропущено", "пропущен", "пропущена", "опущено", "опущена",
-      "не сохранено"),
-     {"изображение": _PHOTO, "видео": _VIDEO, "аудио": _AUDIO, "аудиофайл": _AUDIO,
-      "стикер": _STICKER, "gif": _GIF, "карточка контакта": _CARD, "контакт": _CARD,
-      "видеосообщение": _NOTE, "видеозаметка": _NOTE, "документ": _DOC}),
-]  # fmt: skip
-_MEDIA_OMITTED = (  # Android writes one placeholder for every medium
-    "<Media omitted>",
-    "<Medien ausgeschlossen>", "<Medien weggelassen>",
-    "<Multimedia omitido>", "<Archivo omitido>",
-    "<Médias omis>", "<Média omis>", "<Fichier omis>",
-    "<Mídia oculta>", "<Arquivo de mídia oculto>", "<Mídia omitida>", "<Ficheiro não revelado>",
-    "<Media omessi>", "<Media omesso>",
-    "<Media weggelaten>",
-    "<Без медиафайлов>", "<Файл пропущен>",
-    "null",  # Android's remnant of a view-once photo or video
-)  # fmt: skip
-_DELETED = (
-    "This message was deleted", "You deleted this message", "Message deleted",
-    "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
-    "Este mensaje fue eliminado", "Eliminaste este mensaje", "Se eliminó este mensaje",
-    "Ce message a été supprimé", "Vous avez supprimé ce message",
-    "Esta mensagem foi apagada", "Você apagou esta mensagem", "Mensagem apagada",
-    "Esta mensagem foi eliminada", "Eliminou esta mensagem", "Apagou esta mensagem",
-    "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
-    "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd", "U hebt dit bericht verwijderd",
-    "Данное сообщение удалено", "Это сообщение удалено", "Вы удалили данное сообщение",
-    "Вы удалили это сообщение",
-)  # fmt: skip
-_LIVE_LOCATION = (
-    "live location shared", "Live-Standort wird geteilt",
-    # es, fr, pt, it, nl, ru: best knowledge
-    "Ubicación en tiempo real compartida", "Position en direct partagée",
-    "Localização em tempo real compartilhada", "Posizione in tempo reale condivisa",
-    "Live locatie gedeeld", "Трансляция геопозиции",
-)  # fmt: skip
-_OMITTED_BY_KIND = (  # every language of WhatsApp's apps (whatsapp_texts.py)
-    (texts.IMAGE_OMITTED, _PHOTO),
-    (texts.VIDEO_OMITTED, _VIDEO),
-    (texts.AUDIO_OMITTED, _AUDIO),
-    (texts.STICKER_OMITTED, _STICKER),
-    (texts.GIF_OMITTED, _GIF),
-    (texts.CONTACT_CARD_OMITTED, _CARD),
-    (texts.DOCUMENT_OMITTED, _DOC),
+_OMITTED_BY_KIND = (  # every language of WhatsApp's apps
+    (texts.IMAGE_OMITTED, "photo"),
+    (texts.VIDEO_OMITTED, "video_file"),
+    (texts.AUDIO_OMITTED, "audio_file"),
+    (texts.STICKER_OMITTED, "sticker"),
+    (texts.GIF_OMITTED, "animation"),
+    (texts.CONTACT_CARD_OMITTED, "contact"),
+    (texts.DOCUMENT_OMITTED, "file"),
 )
 _PLACEHOLDERS: dict[str, Found] = {
-    **{k: v for words, nouns in _IOS_OMITTED for k, v in _omitted(words, nouns).items()},
-    **{text.casefold(): Found(*found) for table, found in _OMITTED_BY_KIND for text in table},
+    **{k: v for words, nouns in texts.IOS_OMITTED for k, v in _omitted(words, nouns).items()},
+    **{text.casefold(): _medium(media) for table, media in _OMITTED_BY_KIND for text in table},
     **{text.casefold(): Found(Kind.DELETED) for text in texts.DELETED + texts.YOU_DELETED},
     **{
         text.casefold(): Found(Kind.CALL, "phone_call")
         for text in texts.MISSED_VOICE_CALL + texts.MISSED_VIDEO_CALL
     },
-    **{text.casefold(): Found(Kind.MEDIA) for text in _MEDIA_OMITTED},
-    "<video note omitted>": Found(*_NOTE),
-    **{text.casefold(): Found(Kind.DELETED) for text in _DELETED},
-    **{text.casefold(): Found(Kind.LOCATION) for text in _LIVE_LOCATION},
-    # Android writes a poll as "POLL:", the question, then "OPTION: … (n votes)" lines (en seen;
-    # the others best knowledge).
-    **{head: Found(Kind.POLL, "poll") for head in ("poll:", "umfrage:", "encuesta:", "sondage :",
-                                                    "sondage:", "enquete:", "sondaggio:",
-                                                    "peiling:", "опрос:")},
-}  # fmt: skip
-# A message the phone had not yet decrypted; en and de seen, the others best knowledge.
-_WAITING = tuple(
-    s.casefold()
-    for s in (
-        "Waiting for this message", "Warte auf diese Nachricht", "Esperando este mensaje",
-        "En attente de ce message", "Aguardando esta mensagem", "In attesa di questo messaggio",
-        "Wachten op dit bericht", "Ожидание этого сообщения",
-    )
-)  # fmt: skip
+    **{text.casefold(): Found(Kind.MEDIA) for text in texts.MEDIA_OMITTED},
+    "<video note omitted>": _medium("video_message"),
+    **{text.casefold(): Found(Kind.DELETED) for text in texts.DELETIONS},
+    **{text.casefold(): Found(Kind.LOCATION) for text in texts.LIVE_LOCATION},
+    **{head: Found(Kind.POLL, "poll") for head in texts.POLL_HEADS},
+}
+_WAITING = tuple(s.casefold() for s in texts.WAITING)
 _DOCUMENT_OMITTED = tuple(  # iOS: "Report.pdf • 3 pages document omitted"
     f"{noun} {word}".casefold()
-    for words, nouns in _IOS_OMITTED
-    for noun, found in nouns.items()
-    if found == _DOC
+    for words, nouns in texts.IOS_OMITTED
+    for noun, media_type in nouns.items()
+    if media_type == "file"
     for word in words
 ) + tuple(text.casefold() for text in texts.DOCUMENT_OMITTED)
 _DOCUMENT = re.compile(  # a file name first, so that a sentence ending the same way stays text
     r".*?\.\w{1,6}(?: • .*)? (?:" + "|".join(map(re.escape, _DOCUMENT_OMITTED)) + ")", re.I
 )
-_CALL = re.compile(  # iOS only; en and de from WhatsR, the others best knowledge
-    r"(?:(?:missed )?(?:group )?(?:voice|video) call"
-    r"|(?:verpasster )?(?:gruppen)?(?:sprach|video)anruf"
-    r"|(?:llamada de voz|videollamada)(?: grupal)?(?: perdida)?|llamada perdida"
-    r"|appel (?:vocal|vidéo)(?: de groupe)?(?: manqué)?"
-    r"|(?:chamada|ligação) de (?:voz|vídeo)(?: em grupo)?(?: perdida)?"
-    r"|(?:chiamata vocale|videochiamata)(?: di gruppo)?(?: persa)?"
-    r"|(?:gemiste )?(?:groeps)?(?:spraakoproep|video-oproep|spraakgesprek|videogesprek)"
-    r"|(?:пропущенный )?(?:групповой )?(?:аудиозвонок|видеозвонок|голосовой звонок))"
-    r"(?:[.,] .*)?",  # "Voice call. 12 min", "Video call, No answer"
-    re.I,
-)
-_EDITED = re.compile(
-    r"[\s\u200e]*<(?:This message was edited|Diese Nachricht wurde bearbeitet"
-    r"|Se editó este mensaje|Este mensaje fue editado|Ce message a été modifié"
-    r"|Mensagem editada|Esta mensagem foi editada|Questo messaggio è stato modificato"
-    r"|Messaggio modificato|Dit bericht is bewerkt|Сообщение изменено|Это сообщение изменено)"
-    r"\.?>$",
-    re.I,
-)
-_ATTACHED_ANDROID = re.compile(  # "IMG-20210428-WA0001.jpg (file attached)", pages optional
-    r"(?P<file>.+?\.\w{1,6})(?: • .*)? \((?:file attached|Datei angehängt|archivo adjunto"
-    r"|fichier joint|arquivo anexado|ficheiro anexado|file allegato|bestand bijgevoegd"
-    r"|файл добавлен|файл прикреплён|файл прикреплен)\)",
-    re.I,
-)
+_CALL = re.compile(texts.CALL, re.I)
+_EDITED = re.compile(texts.EDITED, re.I)
+_ATTACHED_ANDROID = re.compile(texts.ATTACHED_ANDROID, re.I)
 # iOS: "<attached: 00000042-PHOTO-2020-06-07-15-13-20.jpg>" and its translations ("<Anhang: …>",
 # "<adjunto: …>"…): any short label, since the angle brackets and the file name are WhatsApp's.
 _ATTACHED_IOS = re.compile(r"<[^<>:]{2,30}:\s?(?P<file>[^<>]+\.\w{1,6})>")
-_ATTACHED_OLD_IOS = re.compile(r"(?P<file>\S+\.\w{1,6}) <(?:attached|angehängt|Anhang)>", re.I)
+_ATTACHED_OLD_IOS = re.compile(texts.ATTACHED_OLD_IOS, re.I)
 _LOCATION = re.compile(  # "location: https://maps.google.com/?q=50.94,6.95", any label
     r"(?:[^\W\d_][^:]{0,30}?\s?:\s?)?"
     r"(?P<url>https?://(?:maps\.google\.[a-z.]+/\?q=|maps\.apple\.com/\?|goo\.gl/maps/)\S+)"
 )
-_ENCRYPTION: tuple[str, ...] = tuple(
-    s.casefold()
-    for s in (
-        "Messages and calls are end-to-end encrypted",
-        "Messages to this group are now secured with end-to-end encryption",
-        "Messages you send to this group are now secured with end-to-end encryption",
-        "Messages to this chat and calls are now secured with end-to-end encryption",
-        "Messages you send to this chat and calls are now secured with end-to-end encryption",
-        "Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt",
-        "Nachrichten, die du in dieser Gruppe sendest, sind jetzt mit Ende-zu-Ende-Verschlüsselung",
-        "Nachrichten, die du in diesem Chat sendest, sowie Anrufe sind jetzt mit Ende-zu-Ende",
-        "Los mensajes y las llamadas están cifrados de extremo a extremo",
-        "Los mensajes que envíes a este grupo ahora están protegidos con cifrado de extremo",
-        "Les messages et les appels sont chiffrés de bout en bout",
-        "Les messages envoyés dans ce groupe sont désormais protégés avec le chiffrement",
-        "As mensagens e as chamadas são protegidas com a criptografia de ponta a ponta",
-        "As mensagens e ligações são protegidas com a criptografia de ponta a ponta",
-        "As mensagens enviadas a este grupo estão protegidas com a criptografia de ponta",
-        "I messaggi e le chiamate sono crittografati end-to-end",
-        "I messaggi inviati a questo gruppo sono ora protetti con la crittografia end-to-end",
-        "Berichten en gesprekken worden end-to-end versleuteld",
-        "Berichten die je naar deze groep stuurt, zijn nu beveiligd met end-to-end",
-        "Сообщения и звонки защищены сквозным шифрованием",
-        "Сообщения в этой группе защищены сквозным шифрованием",
-    )
-)  # en and de from WhatsR and real exports; the others from parsers' tables or best knowledge
+_ENCRYPTION = tuple(s.casefold() for s in texts.ENCRYPTION_NOTICES)
 
-# System lines by action, named as Telegram's service actions where one matches. `%N` is a
-# person (never holding ": ", so that "Alice: I left" stays a message) and `%Q` a quoted group
-# name, which may hold anything. en and de follow WhatsR; the others are best knowledge.
+# System lines by action (whatsapp_texts.SYSTEM_TEXTS, and the encryption notice): `%N` in them
+# is a person (never holding ": ", so that "Alice: I left" stays a message) and `%Q` a quoted
+# group name, which may hold anything.
 _NAME = r"(?:(?!: ).)+?"
 _QUOTED = "[\"'“”„«»‘’‚].*[\"'“”„«»‘’‚]"
-_SYSTEM_TEXTS: dict[str, tuple[str, ...]] = {
+_SYSTEM_TEXTS = {
     "encryption": tuple(re.escape(s) + ".*" for s in _ENCRYPTION),
-    "create_group": (
-        r"(?:You|%N) created (?:group %Q|this group|group)",
-        r"(?:Du hast|%N hat) (?:die Gruppe %Q|diese Gruppe) erstellt",
-        r"(?:Creaste|%N creó) (?:el grupo %Q|este grupo)",
-        r"(?:Vous avez|%N a) créé (?:le groupe %Q|groupe %Q|ce groupe)",
-        r"(?:Você criou|%N criou|Criou) (?:o grupo %Q|este grupo)",
-        r"(?:Hai|%N ha) creato (?:il gruppo %Q|gruppo %Q|questo gruppo)",
-        r"(?:Je hebt|U hebt|%N heeft) (?:de groep %Q|groep %Q|deze groep) (?:aangemaakt|gemaakt)",
-        r"(?:Вы создали|%N создал(?:\(-?а\)|а)?) (?:группу %Q|эту группу)",
-    ),
-    "invite_members": (
-        r"(?:You|%N) added .+", r"You were added", r"%N (?:was|were) added",
-        r"(?:Du hast|%N hat) .+ hinzugefügt", r"Du wurdest hinzugefügt",
-        r"(?:Añadiste|Agregaste|%N añadió|%N agregó) a .+", r"%N te (?:añadió|agregó)",
-        r"Te (?:añadieron|agregaron)",
-        r"(?:Vous avez|%N a) ajouté .+", r"%N vous a ajouté(?:\(e\)|e)?",
-        r"(?:Você|%N) adicionou .+", r"(?:Você foi|Foi) adicionad[oa]",
-        r"(?:Hai|%N ha) aggiunto .+", r"%N ti ha aggiunto", r"Sei stat[oa] aggiunt[oa]",
-        r"(?:Je hebt|U hebt|%N heeft) .+ toegevoegd", r"Je bent toegevoegd",
-        r"(?:Вы добавили|%N добавил(?:\(-?а\)|а|и)?) .+", r"Вас добавили",
-    ),
-    "remove_members": (
-        r"(?:You|%N) removed .+", r"You were removed",
-        r"(?:Du hast|%N hat) .+ entfernt", r"Du wurdest entfernt",
-        r"(?:Eliminaste|%N eliminó) a .+", r"%N te eliminó",
-        r"(?:Vous avez|%N a) retiré .+", r"%N vous a retiré(?:\(e\)|e)?",
-        r"(?:Você|%N) removeu .+",
-        r"(?:Hai|%N ha) rimosso .+", r"%N ti ha rimosso",
-        r"(?:Je hebt|U hebt|%N heeft) .+ verwijderd",
-        r"(?:Вы удалили|%N удалил(?:\(-?а\)|а|и)?) .+",
-    ),
-    "leave_group": (
-        r"(?:You|%N) left(?: the group)?",
-        r"(?:Du hast|%N hat) die Gruppe verlassen",
-        r"(?:Saliste|%N salió)(?: del grupo)?",
-        r"(?:Vous êtes|%N est) parti(?:\(e\)|e)?", r"(?:Vous avez|%N a) quitté le groupe",
-        r"(?:Você|%N) saiu(?: do grupo)?",
-        r"(?:Sei|%N è) uscit[oa](?: dal gruppo)?", r"%N ha abbandonato il gruppo",
-        r"(?:Je hebt|U hebt|%N heeft) de groep verlaten", r"%N is vertrokken",
-        r"(?:Вы вышли|%N вышел(?:\(-?ла\)|ла)?|%N покинул(?:\(-?а\)|а)? группу)(?: из группы)?",
-    ),
-    "join_group_by_link": (
-        r"(?:You|%N) joined(?: using this group's invite link| using a group link"
-        r"| using an invite link| from the community| via an invite link)?",
-        r"(?:Du bist|%N ist) (?:der Gruppe )?über (?:den|einen) Einladungslink"
-        r"(?: dieser Gruppe)? beigetreten",
-        r"(?:Te uniste|%N se unió) (?:usando|mediante|con|desde) .+",
-        r"(?:Vous avez|%N a) rejoint .*lien d['’]invitation.*",
-        r"(?:Você|%N) entrou (?:usando|via|pelo|por meio do) .*link.*",
-        r"(?:Ti sei|%N si è) unit[oa] (?:tramite|usando|con) .*link.*",
-        r"(?:Je|%N) (?:neemt|nam|hebt|heeft) deel(?:genomen)? via .+",
-        r"(?:Вы присоединились|%N присоединил(?:ся|ась)(?:\(-?ась\))?) .+ссылк.+",
-    ),
-    "edit_group_title": (
-        r"(?:You|%N) changed the (?:subject|group name) (?:from %Q )?to %Q",
-        r"(?:Du hast|%N hat) den (?:Betreff|Gruppennamen) (?:von %Q )?(?:zu|in) %Q geändert",
-        r"(?:Cambiaste|%N cambió) el (?:asunto|nombre del grupo) (?:de %Q )?a %Q",
-        r"(?:Vous avez|%N a) (?:modifié|changé) (?:le sujet|le nom du groupe)"
-        r"(?: de %Q)? (?:en|pour|à) %Q",
-        r"(?:Você|%N) (?:mudou|alterou) o (?:assunto|nome do grupo)(?: de %Q)? para %Q",
-        r"(?:Hai|%N ha) (?:modificato|cambiato) (?:l['’]oggetto|il nome del gruppo)"
-        r"(?: da %Q)? (?:in|a) %Q",
-        r"(?:Je hebt|U hebt|%N heeft) de (?:groepsnaam|groepsonderwerp|onderwerp)"
-        r" (?:gewijzigd |veranderd )?(?:van %Q )?(?:naar|in) %Q(?: gewijzigd| veranderd)?",
-        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?) (?:тему|название группы)(?: с %Q)? на %Q",
-    ),
-    "edit_group_photo": (
-        r"(?:You|%N) (?:changed|deleted|removed) (?:this|the) group(?:'s|’s) icon",
-        r"(?:Du hast|%N hat) das Gruppenbild (?:geändert|gelöscht|entfernt)",
-        r"(?:Cambiaste|%N cambió|Eliminaste|%N eliminó) (?:el ícono|el icono|la imagen|la foto)"
-        r" (?:de este grupo|del grupo)",
-        r"(?:Vous avez|%N a) (?:modifié|changé|supprimé) (?:l['’]icône|la photo|l['’]image)"
-        r" (?:de ce groupe|du groupe)",
-        r"(?:Você|%N) (?:mudou|alterou|apagou|removeu) (?:a imagem|o ícone|a foto)"
-        r" (?:deste grupo|do grupo)",
-        r"(?:Hai|%N ha) (?:modificato|cambiato|eliminato) l['’]immagine"
-        r" (?:di questo gruppo|del gruppo)",
-        r"(?:Je hebt|U hebt|%N heeft) de (?:groepsafbeelding|groepsfoto|afbeelding van deze groep)"
-        r" (?:gewijzigd|verwijderd)",
-        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?|Вы удалили|%N удалил(?:\(-?а\)|а)?)"
-        r" (?:изображение|фото) (?:этой )?группы",
-    ),
-    "edit_group_description": (
-        r"(?:You|%N) (?:changed|deleted) the group description",
-        r"(?:Du hast|%N hat) die Gruppenbeschreibung (?:geändert|gelöscht)",
-        r"(?:Cambiaste|%N cambió) la descripción del grupo",
-        r"(?:Vous avez|%N a) modifié la description du groupe",
-        r"(?:Você|%N) (?:mudou|alterou) a descrição do grupo",
-        r"(?:Hai|%N ha) modificato la descrizione del gruppo",
-        r"(?:Je hebt|U hebt|%N heeft) de groepsbeschrijving gewijzigd",
-        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?) описание группы",
-    ),
-    "security_code_changed": (
-        r"Your security code with %N changed.*", r"%N(?:'s|’s) security code changed.*",
-        r"(?:Deine Sicherheitsnummer|Dein Sicherheitscode) (?:für|mit) %N hat sich geändert.*",
-        r"(?:Tu código de seguridad con|El código de seguridad de) %N cambió.*",
-        r"(?:Votre code de sécurité avec|Le code de sécurité de) %N a changé.*",
-        r"(?:Seu código de segurança com|O código de segurança de) %N mudou.*",
-        r"Il (?:tuo )?codice di sicurezza (?:con|di) %N è cambiato.*",
-        r"(?:Je beveiligingscode (?:met|voor)|De beveiligingscode van) %N is gewijzigd.*",
-        r"(?:Ваш )?код безопасности (?:для |с )?%N изменился.*",
+    **texts.SYSTEM_TEXTS,
+    "security_code_changed": (  # the string resources' too, in every language
+        *texts.SYSTEM_TEXTS["security_code_changed"],
         *(re.escape(text) + ".*" for text in texts.SECURITY_CODE_CHANGED),
     ),
-    "phone_number_changed": (
-        r"%N changed (?:their phone number|to) .+",
-        r"%N hat (?:zu .+ gewechselt|eine neue Telefonnummer.*)",
-        r"%N cambió (?:su número de teléfono|a) .+",
-        r"%N a changé (?:de numéro|son numéro).*",
-        r"%N mudou (?:seu número|de número|o número|para) .+",
-        r"%N ha cambiato (?:il )?(?:suo )?numero.*",
-        r"%N heeft (?:het|zijn|haar) telefoonnummer gewijzigd.*",
-        r"%N (?:изменил|сменил)(?:\(-?а\)|а)? номер.*",
-    ),
-    "set_messages_ttl": (
-        r"(?:You|%N) turned (?:on|off) disappearing messages.*",
-        r"Disappearing messages (?:were turned|are) (?:on|off).*",
-        r"(?:Du hast|%N hat) selbstlöschende Nachrichten (?:aktiviert|deaktiviert).*",
-        r"(?:Activaste|Desactivaste|%N activó|%N desactivó) los mensajes temporales.*",
-        r"(?:Vous avez|%N a) (?:activé|désactivé) les messages éphémères.*",
-        r"(?:Você|%N) (?:ativou|desativou) as mensagens temporárias.*",
-        r"(?:Hai|%N ha) (?:attivato|disattivato) i messaggi effimeri.*",
-        r"(?:Je hebt|U hebt|%N heeft) verdwijnende berichten (?:in|uit)geschakeld.*",
-        r"(?:Вы|%N) (?:включил|выключил|отключил)(?:и|а|\(-?а\))? исчезающие сообщения.*",
-    ),
-    "admin": (
-        r"You(?:'re|’re| are) (?:now|no longer) an admin",
-        r"Du bist (?:jetzt |nun )?(?:ein |kein )?Admin(?: mehr)?",
-        r"(?:Ahora eres|Ya no eres) (?:admin|administrador)(?:\.? del grupo)?",
-        r"Vous (?:êtes (?:maintenant|désormais)|n['’]êtes plus) (?:un )?admin(?:istrateur)?",
-        r"(?:Agora você é|Você não é mais|Você já não é) (?:um )?admin(?:istrador)?",
-        r"(?:Ora sei|Non sei più) (?:un )?amministratore",
-        r"Je bent (?:nu |geen )?(?:een )?beheerder(?: meer)?",
-        r"(?:Теперь вы|Вы больше не) (?:админ|администратор)(?: группы)?",
-    ),
-    "block": (
-        r"You (?:blocked|unblocked) this (?:contact|business)",
-        r"Du hast diesen Kontakt (?:blockiert|freigegeben)",
-        r"(?:Bloqueaste|Desbloqueaste) a este contacto",
-        r"Vous avez (?:bloqué|débloqué) ce contact",
-        r"Você (?:bloqueou|desbloqueou) (?:este|esse) contato",
-        r"Hai (?:bloccato|sbloccato) questo contatto",
-        r"Je hebt dit contact (?:geblokkeerd|gedeblokkeerd)",
-        r"Вы (?:заблокировали|разблокировали) (?:этот контакт|этого пользователя)",
-    ),
-    "pin_message": (
-        r"(?:You|%N) pinned a message", r"(?:Du hast|%N hat) eine Nachricht angeheftet",
-        r"(?:Fijaste|%N fijó) un mensaje", r"(?:Vous avez|%N a) épinglé un message",
-        r"(?:Você|%N) fixou uma mensagem", r"(?:Hai|%N ha) fissato un messaggio",
-        r"(?:Je hebt|%N heeft) een bericht vastgezet",
-        r"(?:Вы закрепили|%N закрепил(?:\(-?а\)|а)?) сообщение",
-    ),
-}  # fmt: skip
+}
 GROUP_ACTIONS = frozenset(
     {"create_group", "invite_members", "remove_members", "leave_group", "join_group_by_link",
      "edit_group_title", "edit_group_photo", "edit_group_description", "admin"}
@@ -571,7 +285,7 @@ def placeholder(line: str) -> Found | None:
     if "maps" in line and (match := _LOCATION.fullmatch(line.strip())):
         return Found(Kind.LOCATION, None, match["url"])
     if folded.endswith(_DOCUMENT_OMITTED) and _DOCUMENT.fullmatch(line.rstrip()):
-        return Found(*_DOC)
+        return _medium("file")
     return None
 
 
@@ -613,27 +327,17 @@ def unmark(text: str) -> str:
 
 # --- file names -----------------------------------------------------------------------------
 
-_CHAT_PREFIXES = (  # localized by the phone; en, de, es, it, pt, ru, fr from chat-analytics
-    "WhatsApp Chat with", "WhatsApp Chat mit", "WhatsApp-Chat mit", "WhatsApp Chat -",
-    "Chat de WhatsApp con", "Chat WhatsApp con", "Conversa no WhatsApp com",
-    "Conversa do WhatsApp com", "Чат WhatsApp с контактом", "Чат WhatsApp с",
-    "Discussion WhatsApp avec", "WhatsApp-chat met",  # nl: best knowledge
-)  # fmt: skip
 _CHAT_FILE = re.compile(
     "(?:"
-    + "|".join(re.escape(p).replace(r"\ ", "[ _]") for p in _CHAT_PREFIXES)
+    + "|".join(re.escape(p).replace(r"\ ", "[ _]") for p in texts.CHAT_FILE_PREFIXES)
     + r")[ _](?P<name>.+?)(?: \(\d+\))?(?:\.(?:txt|zip))?",
     re.I,
 )
 
 
-def _parts(label: str) -> list[str]:
-    return [part for part in re.split(r"[/\\!]", label) if part]
-
-
 def is_chat_file_name(label: str) -> bool:
     """`_chat.txt` (iOS) or `WhatsApp Chat with X.txt` (Android) and its translations."""
-    name = (_parts(label) or [""])[-1]
+    name = (label_parts(label) or [""])[-1]
     if name.casefold() == "_chat.txt":
         return True
     return name.casefold().endswith(".txt") and _CHAT_FILE.fullmatch(name) is not None
@@ -641,7 +345,7 @@ def is_chat_file_name(label: str) -> bool:
 
 def chat_of(label: str) -> tuple[str, str | None]:
     """(chat id, chat name) from the names of the file and of the zip or folder holding it."""
-    parts = _parts(label)
+    parts = label_parts(label)
     for part in reversed(parts[-3:]):
         match = _CHAT_FILE.fullmatch(part)
         if match:
@@ -668,36 +372,12 @@ def looks_like_chat(source: Source) -> bool:
 
 
 @dataclass
-class _Dates:
-    """What the headers of one layout say about the order of day, month and year."""
-
-    lines: int = 0
-    year_first: int = 0
-    short_year: int = 0
-    first_over_12: int = 0
-    second_over_12: int = 0
-
-    def add(self, d1: str, d2: str, d3: str) -> None:
-        self.lines += 1
-        if len(d1) > 2:
-            self.year_first += 1
-            return
-        self.short_year += len(d3) == 2
-        self.first_over_12 += int(d1) > 12
-        self.second_over_12 += int(d2) > 12
-
-    def merge(self, other: _Dates) -> None:
-        for name in ("lines", "year_first", "short_year", "first_over_12", "second_over_12"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
 class Survey:
     """The first pass: header layouts, date statistics and senders, never the texts."""
 
     chat_name: str | None = None
     shapes: Counter[_Shape] = field(default_factory=Counter)
-    dates: dict[_Shape, _Dates] = field(default_factory=dict)
+    dates: dict[_Shape, DateFields] = field(default_factory=dict)
     senders: set[str] = field(default_factory=set)
     ordinary: set[str] = field(default_factory=set)  # wrote what no system line says
     candidates: set[str] = field(default_factory=set)  # stated the encryption notice, or the chat
@@ -706,8 +386,8 @@ class Survey:
     def add(self, match: re.Match[str]) -> None:
         shape = _shape(match)
         self.shapes[shape] += 1
-        dates = self.dates.get(shape) or self.dates.setdefault(shape, _Dates())
-        dates.add(*match.group("d1", "d2", "d3"))
+        dates = self.dates.get(shape) or self.dates.setdefault(shape, DateFields())
+        dates.add(*match.group("d1", "d2", "d3", "ds"))
         rest = match["rest"]
         colon = rest.find(": ")
         if colon < 0:
@@ -730,14 +410,14 @@ class Survey:
         if not (body.startswith(OWN) or placeholder(unmark(core)) or system_action(core)):
             self.ordinary.add(raw)
 
-    def layout(self) -> tuple[Layout, _Dates]:
+    def layout(self) -> tuple[Layout, DateFields]:
         """The file's most common layout (shapes differing only in spaces are one layout)."""
         lines: Counter[Layout] = Counter()
-        dates: dict[Layout, _Dates] = {}
+        dates: dict[Layout, DateFields] = {}
         for shape, count in self.shapes.items():
             layout = _layout(shape)
             lines[layout] += count
-            dates.setdefault(layout, _Dates()).merge(self.dates[shape])
+            dates.setdefault(layout, DateFields()).merge(self.dates[shape])
         best = lines.most_common(1)[0][0]
         return best, dates[best]
 
@@ -749,23 +429,6 @@ class Survey:
         voices = self.candidates - self.ordinary
         group = self.group_events or bool(voices) or len(self.senders - voices) > 2
         return "private_group" if group else "personal_chat"
-
-
-def infer_order(dates: _Dates, date_sep: str) -> tuple[str, str | None]:
-    """(date order, problem or None): a day above 12 in either place decides (formats.md §2.3)."""
-    if dates.year_first * 2 > dates.lines:
-        return "ymd", None
-    if dates.first_over_12 and dates.second_over_12:
-        order = "dmy" if dates.first_over_12 >= dates.second_over_12 else "mdy"
-        return order, "date order inconsistent"
-    if dates.first_over_12:
-        return "dmy", None
-    if dates.second_over_12:
-        return "mdy", None
-    # Nothing decides: the locale's habit. M/D/YY is en-US's; "/" with a 4-digit year is en-GB,
-    # es, fr…; dots and dashes are day-first everywhere.
-    us = date_sep == "/" and dates.short_year * 2 > dates.lines
-    return ("mdy" if us else "dmy"), "date order guessed"
 
 
 @dataclass(frozen=True)
@@ -797,7 +460,7 @@ def _year(text: str, era: str | None = None) -> int:
 
 def _hour(hour: int, meridiem: str) -> int:
     """12-hour to 24-hour; hours already past 12 (or 0) are taken as written."""
-    period = _DAY_PERIODS.get(meridiem.lower())
+    period = texts.DAY_PERIODS.get(meridiem.lower())
     pm = period if period is not None else meridiem[0] in "pP"
     if 1 <= hour <= 11 and pm:
         return hour + 12
@@ -846,10 +509,7 @@ class WhatsAppExport:
     format = PLATFORM
 
     def __init__(self, source: Source, date_order: str | None = None):
-        if date_order not in (None, *DATE_ORDERS):
-            raise TwinchatError(
-                f"date order must be one of {', '.join(DATE_ORDERS)}, not '{date_order}'"
-            )
+        check_order(date_order)
         self.source = source
         self.date_order = date_order
         self.problems: Counter[str] = Counter()
@@ -884,9 +544,9 @@ class WhatsAppExport:
         layout, dates = survey.layout()
         order, problem = self.date_order, None
         if order is None:
-            order, problem = infer_order(dates, layout.date_sep)
+            order, problem = infer_order(dates)
         if problem:
-            self.problems[problem] += dates.lines
+            self.problems[problem] += dates.dates
         return Plan(layout_regex(layout), order, survey.voices(), survey.chat_type())
 
     def _messages(self, plan: Plan) -> Iterator[Message]:
@@ -968,12 +628,7 @@ def _ymd(
     date: tuple[str, str, str], order: str, era: str | None = None
 ) -> tuple[int, int, int] | None:
     """(year, month, day); `era` is the Japanese era written before the year, if any."""
-    if order == "dmy":
-        day, month, year = date
-    elif order == "mdy":
-        month, day, year = date
-    else:
-        year, month, day = date
+    year, month, day = in_order(*date, order)
     try:
         return _year(year, era), int(month), int(day)
     except ValueError:

@@ -6,7 +6,8 @@ strings were read from starkdmi/whats_json's collection of them, and are WhatsAp
 words, not that project's). They are the second signal: the reader first trusts what needs
 no language (U+200E or U+200F before a line or a text on iOS, a whole text in angle brackets
 on Android), and looks here for what kind of message a marked text is, and for unmarked
-exports (older iOS, Android).
+exports (older iOS, Android). Below them, the texts of exports and other parsers, in fewer
+languages: system lines, calls, edits, attachments, the encryption notice, chat file names.
 """
 
 from __future__ import annotations
@@ -693,3 +694,330 @@ SECURITY_CODE_CHANGED = (
 # The encryption notice names the app in every language: in Latin letters, or in Arabic,
 # Persian and Hebrew script
 APP_NAMES = ("WhatsApp", "واتساب", "واتساپ", "וואטסאפ")
+
+
+# --- texts from exports and other parsers ---------------------------------------------------
+# Sources: WhatsR's Languages.csv and sample chats (en, de); formats.md §2.5; chat-analytics'
+# placeholder table and strings other parsers match (es, fr, pt, it, nl, ru). Strings marked
+# "best knowledge" were not seen in an export and may need correcting against a real one.
+# Those named as patterns are regular expressions, which whatsapp.py compiles.
+
+# German Android in 12-hour mode writes day periods instead of AM/PM (WhatsR's generator): the
+# word, and whether it is after noon
+DAY_PERIODS = {
+    "morgens": False,
+    "vorm.": False,
+    "vormittags": False,
+    "nachts": False,
+    "mitternacht": False,
+    "mitternachts": False,
+    "mittags": True,
+    "nachm.": True,
+    "nachmittags": True,
+    "abends": True,
+    "ص": False,  # Arabic: صباحًا, morning
+    "م": True,  # Arabic: مساءً, evening
+}
+
+# the media types of the omitted media
+_PHOTO, _VIDEO, _AUDIO, _GIF = "photo", "video_file", "audio_file", "animation"
+_NOTE, _DOC, _STICKER, _CARD = "video_message", "file", "sticker", "contact"
+# iOS names each omitted medium: (the participles, {the medium's noun: its media type})
+IOS_OMITTED: list[tuple[tuple[str, ...], dict[str, str]]] = [
+    (("omitted",), {"image": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
+                    "gif": _GIF, "contact card": _CARD, "video note": _NOTE, "document": _DOC}),
+    (("weggelassen", "ausgeschlossen"),
+     {"bild": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER, "gif": _GIF,
+      "kontaktkarte": _CARD, "kontakt": _CARD, "videonachricht": _NOTE, "dokument": _DOC}),
+    (("omitido", "omitida"),
+     {"imagen": _PHOTO, "video": _VIDEO, "vídeo": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
+      "gif": _GIF, "tarjeta de contacto": _CARD, "contacto": _CARD, "nota de video": _NOTE,
+      "documento": _DOC}),
+    # fr, pt, it, nl, ru: best knowledge, both genders of the participle
+    (("omis", "omise", "absent", "absente", "retiré", "retirée"),
+     {"image": _PHOTO, "vidéo": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
+      "autocollant": _STICKER, "gif": _GIF, "fiche contact": _CARD, "carte de contact": _CARD,
+      "contact": _CARD, "note vidéo": _NOTE, "document": _DOC}),
+    (("omitido", "omitida", "ocultado", "ocultada", "oculto", "oculta"),
+     {"imagem": _PHOTO, "vídeo": _VIDEO, "áudio": _AUDIO, "figurinha": _STICKER,
+      "sticker": _STICKER, "gif": _GIF, "cartão de contato": _CARD, "cartão do contato": _CARD,
+      "contato": _CARD, "mensagem de vídeo": _NOTE, "documento": _DOC}),
+    (("omesso", "omessa", "omessi", "omesse"),
+     {"immagine": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER,
+      "adesivo": _STICKER, "gif": _GIF, "scheda contatto": _CARD, "contatto": _CARD,
+      "videomessaggio": _NOTE, "documento": _DOC}),
+    (("weggelaten",),
+     {"afbeelding": _PHOTO, "video": _VIDEO, "audio": _AUDIO, "sticker": _STICKER, "gif": _GIF,
+      "contactkaart": _CARD, "contact": _CARD, "videobericht": _NOTE, "document": _DOC}),
+    (("отсутствует", "пропущено", "пропущен", "пропущена", "опущено", "опущена",
+      "не сохранено"),
+     {"изображение": _PHOTO, "видео": _VIDEO, "аудио": _AUDIO, "аудиофайл": _AUDIO,
+      "стикер": _STICKER, "gif": _GIF, "карточка контакта": _CARD, "контакт": _CARD,
+      "видеосообщение": _NOTE, "видеозаметка": _NOTE, "документ": _DOC}),
+]  # fmt: skip
+MEDIA_OMITTED = (  # Android writes one placeholder for every medium
+    "<Media omitted>",
+    "<Medien ausgeschlossen>", "<Medien weggelassen>",
+    "<Multimedia omitido>", "<Archivo omitido>",
+    "<Médias omis>", "<Média omis>", "<Fichier omis>",
+    "<Mídia oculta>", "<Arquivo de mídia oculto>", "<Mídia omitida>", "<Ficheiro não revelado>",
+    "<Media omessi>", "<Media omesso>",
+    "<Media weggelaten>",
+    "<Без медиафайлов>", "<Файл пропущен>",
+    "null",  # Android's remnant of a view-once photo or video
+)  # fmt: skip
+# deleted messages, the others' and one's own
+DELETIONS = (
+    "This message was deleted", "You deleted this message", "Message deleted",
+    "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
+    "Este mensaje fue eliminado", "Eliminaste este mensaje", "Se eliminó este mensaje",
+    "Ce message a été supprimé", "Vous avez supprimé ce message",
+    "Esta mensagem foi apagada", "Você apagou esta mensagem", "Mensagem apagada",
+    "Esta mensagem foi eliminada", "Eliminou esta mensagem", "Apagou esta mensagem",
+    "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
+    "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd", "U hebt dit bericht verwijderd",
+    "Данное сообщение удалено", "Это сообщение удалено", "Вы удалили данное сообщение",
+    "Вы удалили это сообщение",
+)  # fmt: skip
+LIVE_LOCATION = (
+    "live location shared", "Live-Standort wird geteilt",
+    # es, fr, pt, it, nl, ru: best knowledge
+    "Ubicación en tiempo real compartida", "Position en direct partagée",
+    "Localização em tempo real compartilhada", "Posizione in tempo reale condivisa",
+    "Live locatie gedeeld", "Трансляция геопозиции",
+)  # fmt: skip
+
+# Android writes a poll as "POLL:", the question, then "OPTION: … (n votes)" lines (en seen;
+# the others best knowledge).
+POLL_HEADS = ("poll:", "umfrage:", "encuesta:", "sondage :", "sondage:", "enquete:", "sondaggio:",
+              "peiling:", "опрос:")  # fmt: skip
+
+# A message the phone had not yet decrypted; en and de seen, the others best knowledge.
+WAITING = (
+    "Waiting for this message", "Warte auf diese Nachricht", "Esperando este mensaje",
+    "En attente de ce message", "Aguardando esta mensagem", "In attesa di questo messaggio",
+    "Wachten op dit bericht", "Ожидание этого сообщения",
+)  # fmt: skip
+
+# iOS calls; en and de from WhatsR, the others best knowledge
+CALL = (
+    r"(?:(?:missed )?(?:group )?(?:voice|video) call"
+    r"|(?:verpasster )?(?:gruppen)?(?:sprach|video)anruf"
+    r"|(?:llamada de voz|videollamada)(?: grupal)?(?: perdida)?|llamada perdida"
+    r"|appel (?:vocal|vidéo)(?: de groupe)?(?: manqué)?"
+    r"|(?:chamada|ligação) de (?:voz|vídeo)(?: em grupo)?(?: perdida)?"
+    r"|(?:chiamata vocale|videochiamata)(?: di gruppo)?(?: persa)?"
+    r"|(?:gemiste )?(?:groeps)?(?:spraakoproep|video-oproep|spraakgesprek|videogesprek)"
+    r"|(?:пропущенный )?(?:групповой )?(?:аудиозвонок|видеозвонок|голосовой звонок))"
+    r"(?:[.,] .*)?"  # "Voice call. 12 min", "Video call, No answer"
+)
+
+# iOS and Android mark an edited message at its end
+EDITED = (
+    r"[\s\u200e]*<(?:This message was edited|Diese Nachricht wurde bearbeitet"
+    r"|Se editó este mensaje|Este mensaje fue editado|Ce message a été modifié"
+    r"|Mensagem editada|Esta mensagem foi editada|Questo messaggio è stato modificato"
+    r"|Messaggio modificato|Dit bericht is bewerkt|Сообщение изменено|Это сообщение изменено)"
+    r"\.?>$"
+)
+
+# Android: "IMG-20210428-WA0001.jpg (file attached)", pages optional
+ATTACHED_ANDROID = (
+    r"(?P<file>.+?\.\w{1,6})(?: • .*)? \((?:file attached|Datei angehängt|archivo adjunto"
+    r"|fichier joint|arquivo anexado|ficheiro anexado|file allegato|bestand bijgevoegd"
+    r"|файл добавлен|файл прикреплён|файл прикреплен)\)"
+)
+
+# older iOS: "IMG_0042.JPG <attached>"
+ATTACHED_OLD_IOS = r"(?P<file>\S+\.\w{1,6}) <(?:attached|angehängt|Anhang)>"
+
+# The notice that opens a chat; en and de from WhatsR and real exports, the others from parsers'
+# tables or best knowledge
+ENCRYPTION_NOTICES = (
+    "Messages and calls are end-to-end encrypted",
+    "Messages to this group are now secured with end-to-end encryption",
+    "Messages you send to this group are now secured with end-to-end encryption",
+    "Messages to this chat and calls are now secured with end-to-end encryption",
+    "Messages you send to this chat and calls are now secured with end-to-end encryption",
+    "Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt",
+    "Nachrichten, die du in dieser Gruppe sendest, sind jetzt mit Ende-zu-Ende-Verschlüsselung",
+    "Nachrichten, die du in diesem Chat sendest, sowie Anrufe sind jetzt mit Ende-zu-Ende",
+    "Los mensajes y las llamadas están cifrados de extremo a extremo",
+    "Los mensajes que envíes a este grupo ahora están protegidos con cifrado de extremo",
+    "Les messages et les appels sont chiffrés de bout en bout",
+    "Les messages envoyés dans ce groupe sont désormais protégés avec le chiffrement",
+    "As mensagens e as chamadas são protegidas com a criptografia de ponta a ponta",
+    "As mensagens e ligações são protegidas com a criptografia de ponta a ponta",
+    "As mensagens enviadas a este grupo estão protegidas com a criptografia de ponta",
+    "I messaggi e le chiamate sono crittografati end-to-end",
+    "I messaggi inviati a questo gruppo sono ora protetti con la crittografia end-to-end",
+    "Berichten en gesprekken worden end-to-end versleuteld",
+    "Berichten die je naar deze groep stuurt, zijn nu beveiligd met end-to-end",
+    "Сообщения и звонки защищены сквозным шифрованием",
+    "Сообщения в этой группе защищены сквозным шифрованием",
+)
+
+# System lines by action, named as Telegram's service actions where one matches. `%N` is a
+# person (never holding ": ", so that "Alice: I left" stays a message) and `%Q` a quoted group
+# name, which may hold anything. en and de follow WhatsR; the others are best knowledge.
+SYSTEM_TEXTS: dict[str, tuple[str, ...]] = {
+    "create_group": (
+        r"(?:You|%N) created (?:group %Q|this group|group)",
+        r"(?:Du hast|%N hat) (?:die Gruppe %Q|diese Gruppe) erstellt",
+        r"(?:Creaste|%N creó) (?:el grupo %Q|este grupo)",
+        r"(?:Vous avez|%N a) créé (?:le groupe %Q|groupe %Q|ce groupe)",
+        r"(?:Você criou|%N criou|Criou) (?:o grupo %Q|este grupo)",
+        r"(?:Hai|%N ha) creato (?:il gruppo %Q|gruppo %Q|questo gruppo)",
+        r"(?:Je hebt|U hebt|%N heeft) (?:de groep %Q|groep %Q|deze groep) (?:aangemaakt|gemaakt)",
+        r"(?:Вы создали|%N создал(?:\(-?а\)|а)?) (?:группу %Q|эту группу)",
+    ),
+    "invite_members": (
+        r"(?:You|%N) added .+", r"You were added", r"%N (?:was|were) added",
+        r"(?:Du hast|%N hat) .+ hinzugefügt", r"Du wurdest hinzugefügt",
+        r"(?:Añadiste|Agregaste|%N añadió|%N agregó) a .+", r"%N te (?:añadió|agregó)",
+        r"Te (?:añadieron|agregaron)",
+        r"(?:Vous avez|%N a) ajouté .+", r"%N vous a ajouté(?:\(e\)|e)?",
+        r"(?:Você|%N) adicionou .+", r"(?:Você foi|Foi) adicionad[oa]",
+        r"(?:Hai|%N ha) aggiunto .+", r"%N ti ha aggiunto", r"Sei stat[oa] aggiunt[oa]",
+        r"(?:Je hebt|U hebt|%N heeft) .+ toegevoegd", r"Je bent toegevoegd",
+        r"(?:Вы добавили|%N добавил(?:\(-?а\)|а|и)?) .+", r"Вас добавили",
+    ),
+    "remove_members": (
+        r"(?:You|%N) removed .+", r"You were removed",
+        r"(?:Du hast|%N hat) .+ entfernt", r"Du wurdest entfernt",
+        r"(?:Eliminaste|%N eliminó) a .+", r"%N te eliminó",
+        r"(?:Vous avez|%N a) retiré .+", r"%N vous a retiré(?:\(e\)|e)?",
+        r"(?:Você|%N) removeu .+",
+        r"(?:Hai|%N ha) rimosso .+", r"%N ti ha rimosso",
+        r"(?:Je hebt|U hebt|%N heeft) .+ verwijderd",
+        r"(?:Вы удалили|%N удалил(?:\(-?а\)|а|и)?) .+",
+    ),
+    "leave_group": (
+        r"(?:You|%N) left(?: the group)?",
+        r"(?:Du hast|%N hat) die Gruppe verlassen",
+        r"(?:Saliste|%N salió)(?: del grupo)?",
+        r"(?:Vous êtes|%N est) parti(?:\(e\)|e)?", r"(?:Vous avez|%N a) quitté le groupe",
+        r"(?:Você|%N) saiu(?: do grupo)?",
+        r"(?:Sei|%N è) uscit[oa](?: dal gruppo)?", r"%N ha abbandonato il gruppo",
+        r"(?:Je hebt|U hebt|%N heeft) de groep verlaten", r"%N is vertrokken",
+        r"(?:Вы вышли|%N вышел(?:\(-?ла\)|ла)?|%N покинул(?:\(-?а\)|а)? группу)(?: из группы)?",
+    ),
+    "join_group_by_link": (
+        r"(?:You|%N) joined(?: using this group's invite link| using a group link"
+        r"| using an invite link| from the community| via an invite link)?",
+        r"(?:Du bist|%N ist) (?:der Gruppe )?über (?:den|einen) Einladungslink"
+        r"(?: dieser Gruppe)? beigetreten",
+        r"(?:Te uniste|%N se unió) (?:usando|mediante|con|desde) .+",
+        r"(?:Vous avez|%N a) rejoint .*lien d['’]invitation.*",
+        r"(?:Você|%N) entrou (?:usando|via|pelo|por meio do) .*link.*",
+        r"(?:Ti sei|%N si è) unit[oa] (?:tramite|usando|con) .*link.*",
+        r"(?:Je|%N) (?:neemt|nam|hebt|heeft) deel(?:genomen)? via .+",
+        r"(?:Вы присоединились|%N присоединил(?:ся|ась)(?:\(-?ась\))?) .+ссылк.+",
+    ),
+    "edit_group_title": (
+        r"(?:You|%N) changed the (?:subject|group name) (?:from %Q )?to %Q",
+        r"(?:Du hast|%N hat) den (?:Betreff|Gruppennamen) (?:von %Q )?(?:zu|in) %Q geändert",
+        r"(?:Cambiaste|%N cambió) el (?:asunto|nombre del grupo) (?:de %Q )?a %Q",
+        r"(?:Vous avez|%N a) (?:modifié|changé) (?:le sujet|le nom du groupe)"
+        r"(?: de %Q)? (?:en|pour|à) %Q",
+        r"(?:Você|%N) (?:mudou|alterou) o (?:assunto|nome do grupo)(?: de %Q)? para %Q",
+        r"(?:Hai|%N ha) (?:modificato|cambiato) (?:l['’]oggetto|il nome del gruppo)"
+        r"(?: da %Q)? (?:in|a) %Q",
+        r"(?:Je hebt|U hebt|%N heeft) de (?:groepsnaam|groepsonderwerp|onderwerp)"
+        r" (?:gewijzigd |veranderd )?(?:van %Q )?(?:naar|in) %Q(?: gewijzigd| veranderd)?",
+        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?) (?:тему|название группы)(?: с %Q)? на %Q",
+    ),
+    "edit_group_photo": (
+        r"(?:You|%N) (?:changed|deleted|removed) (?:this|the) group(?:'s|’s) icon",
+        r"(?:Du hast|%N hat) das Gruppenbild (?:geändert|gelöscht|entfernt)",
+        r"(?:Cambiaste|%N cambió|Eliminaste|%N eliminó) (?:el ícono|el icono|la imagen|la foto)"
+        r" (?:de este grupo|del grupo)",
+        r"(?:Vous avez|%N a) (?:modifié|changé|supprimé) (?:l['’]icône|la photo|l['’]image)"
+        r" (?:de ce groupe|du groupe)",
+        r"(?:Você|%N) (?:mudou|alterou|apagou|removeu) (?:a imagem|o ícone|a foto)"
+        r" (?:deste grupo|do grupo)",
+        r"(?:Hai|%N ha) (?:modificato|cambiato|eliminato) l['’]immagine"
+        r" (?:di questo gruppo|del gruppo)",
+        r"(?:Je hebt|U hebt|%N heeft) de (?:groepsafbeelding|groepsfoto|afbeelding van deze groep)"
+        r" (?:gewijzigd|verwijderd)",
+        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?|Вы удалили|%N удалил(?:\(-?а\)|а)?)"
+        r" (?:изображение|фото) (?:этой )?группы",
+    ),
+    "edit_group_description": (
+        r"(?:You|%N) (?:changed|deleted) the group description",
+        r"(?:Du hast|%N hat) die Gruppenbeschreibung (?:geändert|gelöscht)",
+        r"(?:Cambiaste|%N cambió) la descripción del grupo",
+        r"(?:Vous avez|%N a) modifié la description du groupe",
+        r"(?:Você|%N) (?:mudou|alterou) a descrição do grupo",
+        r"(?:Hai|%N ha) modificato la descrizione del gruppo",
+        r"(?:Je hebt|U hebt|%N heeft) de groepsbeschrijving gewijzigd",
+        r"(?:Вы изменили|%N изменил(?:\(-?а\)|а)?) описание группы",
+    ),
+    "security_code_changed": (
+        r"Your security code with %N changed.*", r"%N(?:'s|’s) security code changed.*",
+        r"(?:Deine Sicherheitsnummer|Dein Sicherheitscode) (?:für|mit) %N hat sich geändert.*",
+        r"(?:Tu código de seguridad con|El código de seguridad de) %N cambió.*",
+        r"(?:Votre code de sécurité avec|Le code de sécurité de) %N a changé.*",
+        r"(?:Seu código de segurança com|O código de segurança de) %N mudou.*",
+        r"Il (?:tuo )?codice di sicurezza (?:con|di) %N è cambiato.*",
+        r"(?:Je beveiligingscode (?:met|voor)|De beveiligingscode van) %N is gewijzigd.*",
+        r"(?:Ваш )?код безопасности (?:для |с )?%N изменился.*",
+    ),
+    "phone_number_changed": (
+        r"%N changed (?:their phone number|to) .+",
+        r"%N hat (?:zu .+ gewechselt|eine neue Telefonnummer.*)",
+        r"%N cambió (?:su número de teléfono|a) .+",
+        r"%N a changé (?:de numéro|son numéro).*",
+        r"%N mudou (?:seu número|de número|o número|para) .+",
+        r"%N ha cambiato (?:il )?(?:suo )?numero.*",
+        r"%N heeft (?:het|zijn|haar) telefoonnummer gewijzigd.*",
+        r"%N (?:изменил|сменил)(?:\(-?а\)|а)? номер.*",
+    ),
+    "set_messages_ttl": (
+        r"(?:You|%N) turned (?:on|off) disappearing messages.*",
+        r"Disappearing messages (?:were turned|are) (?:on|off).*",
+        r"(?:Du hast|%N hat) selbstlöschende Nachrichten (?:aktiviert|deaktiviert).*",
+        r"(?:Activaste|Desactivaste|%N activó|%N desactivó) los mensajes temporales.*",
+        r"(?:Vous avez|%N a) (?:activé|désactivé) les messages éphémères.*",
+        r"(?:Você|%N) (?:ativou|desativou) as mensagens temporárias.*",
+        r"(?:Hai|%N ha) (?:attivato|disattivato) i messaggi effimeri.*",
+        r"(?:Je hebt|U hebt|%N heeft) verdwijnende berichten (?:in|uit)geschakeld.*",
+        r"(?:Вы|%N) (?:включил|выключил|отключил)(?:и|а|\(-?а\))? исчезающие сообщения.*",
+    ),
+    "admin": (
+        r"You(?:'re|’re| are) (?:now|no longer) an admin",
+        r"Du bist (?:jetzt |nun )?(?:ein |kein )?Admin(?: mehr)?",
+        r"(?:Ahora eres|Ya no eres) (?:admin|administrador)(?:\.? del grupo)?",
+        r"Vous (?:êtes (?:maintenant|désormais)|n['’]êtes plus) (?:un )?admin(?:istrateur)?",
+        r"(?:Agora você é|Você não é mais|Você já não é) (?:um )?admin(?:istrador)?",
+        r"(?:Ora sei|Non sei più) (?:un )?amministratore",
+        r"Je bent (?:nu |geen )?(?:een )?beheerder(?: meer)?",
+        r"(?:Теперь вы|Вы больше не) (?:админ|администратор)(?: группы)?",
+    ),
+    "block": (
+        r"You (?:blocked|unblocked) this (?:contact|business)",
+        r"Du hast diesen Kontakt (?:blockiert|freigegeben)",
+        r"(?:Bloqueaste|Desbloqueaste) a este contacto",
+        r"Vous avez (?:bloqué|débloqué) ce contact",
+        r"Você (?:bloqueou|desbloqueou) (?:este|esse) contato",
+        r"Hai (?:bloccato|sbloccato) questo contatto",
+        r"Je hebt dit contact (?:geblokkeerd|gedeblokkeerd)",
+        r"Вы (?:заблокировали|разблокировали) (?:этот контакт|этого пользователя)",
+    ),
+    "pin_message": (
+        r"(?:You|%N) pinned a message", r"(?:Du hast|%N hat) eine Nachricht angeheftet",
+        r"(?:Fijaste|%N fijó) un mensaje", r"(?:Vous avez|%N a) épinglé un message",
+        r"(?:Você|%N) fixou uma mensagem", r"(?:Hai|%N ha) fissato un messaggio",
+        r"(?:Je hebt|%N heeft) een bericht vastgezet",
+        r"(?:Вы закрепили|%N закрепил(?:\(-?а\)|а)?) сообщение",
+    ),
+}  # fmt: skip
+
+# the names of Android's chat files, localized by the phone; en, de, es, it, pt, ru, fr from
+# chat-analytics
+CHAT_FILE_PREFIXES = (
+    "WhatsApp Chat with", "WhatsApp Chat mit", "WhatsApp-Chat mit", "WhatsApp Chat -",
+    "Chat de WhatsApp con", "Chat WhatsApp con", "Conversa no WhatsApp com",
+    "Conversa do WhatsApp com", "Чат WhatsApp с контактом", "Чат WhatsApp с",
+    "Discussion WhatsApp avec", "WhatsApp-chat met",  # nl: best knowledge
+)  # fmt: skip
