@@ -225,6 +225,8 @@ def test_eval_command_prints_intervals_per_chat(run, data, tmp_path):
     assert "style_accuracy" in text and "real replies" in text
     assert "who wrote this?" in text and "(chance 0.50)" in text
     assert "[" in text  # intervals
+    assert "in plain words: " in text and "quality.md" in text
+    assert (tmp_path / "report" / "quality.md").is_file()
 
 
 def test_tally_figures_and_intervals_worked_by_hand():

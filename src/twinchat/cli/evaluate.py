@@ -62,6 +62,7 @@ def evaluate(
     written to OUTPUT. The backend serves the run and its untuned base: hf-int8 is the quickest
     on a CPU, but its reply losses run 0.1-0.4 nats high; quote those from an ort export.
     """
+    from twinchat.evaluation.card import CARD, style_gaps
     from twinchat.evaluation.evaluate import evaluate as run_evaluate
 
     options = EvalOptions(
@@ -76,9 +77,10 @@ def evaluate(
         out.print(_figures_table(title, found["metrics"], found["intervals"]), highlight=False)
     if result.fidelity.get("people"):
         out.print(_fidelity_table(result.fidelity), highlight=False)
-        for line in _style_gaps(result.fidelity):
+        for line in style_gaps(result.fidelity):
             out.print(line, highlight=False)
     out.print(result.verdict, highlight=False)
+    out.print(f"in plain words: {output / CARD}", highlight=False)
 
 
 def _figures_table(
@@ -128,28 +130,3 @@ def _fidelity_table(fidelity: dict[str, dict]) -> object:
             person, str(counts["training replies"]), str(counts["held-out replies"]), *cells
         )
     return table
-
-
-def _style_gaps(fidelity: dict) -> list[str]:
-    """One line per person and model whose profile is far from the person's real replies."""
-    from twinchat.evaluation.report import FAR
-
-    real = fidelity["profiles"].get("real replies") or {}
-    lines = []
-    for model, people in fidelity["feature distance"].items():
-        for person, gaps in people.items():
-            far = [f for f, gap in gaps.items() if gap is not None and gap >= FAR]
-            if not far:
-                continue
-            mine = fidelity["profiles"][model][person]
-            shown = ", ".join(
-                f"{f} {_share(f, mine[f])} (real {_share(f, real[person][f])})" for f in far
-            )
-            lines.append(f"style gap · {person} as written by {model}: {shown}")
-    return lines
-
-
-def _share(feature: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.1f} characters" if feature == "length" else f"{value:.0%}"

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from twinchat.atomic import write_private
+from twinchat.evaluation.fidelity import FAR
+from twinchat.evaluation.fidelity import FEATURES as PROFILE_FEATURES
 
 REAL = "real replies"
 CARD = "quality.md"
@@ -31,9 +33,6 @@ HEADLINE = (
 LOWER = ("reply_loss", "perplexity", "style_distance")
 SHARES = ("keystroke_savings", "exact_match@1", "style_accuracy")
 """Figures shown as percentages."""
-PROFILE_FEATURES = ("length", "punctuation", "emoji", "lowercase")
-FAR = 0.25
-"""A profile feature this far from the person's real replies is a style gap worth naming."""
 
 
 def write_card(folder: Path, evaluation: Any, settings: Mapping[str, Any]) -> None:

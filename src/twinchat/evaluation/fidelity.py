@@ -41,6 +41,8 @@ from twinchat.evaluation.intervals import Parts, bootstrap
 FEATURES = ("length", "punctuation", "emoji", "lowercase")
 """The style profile: mean characters per reply; share of characters that are punctuation;
 share of replies with an emoji; share of replies with letters that have no capital."""
+FAR = 0.25
+"""A feature this far from the person's real replies is a style gap worth showing."""
 FOLDS = 5
 """Folds of the training replies for judging texts equal to one of them."""
 BLOCK = 50

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from twinchat.atomic import write_private
+from twinchat.evaluation.fidelity import FAR
+from twinchat.evaluation.fidelity import FEATURES as PROFILE_FEATURES
 from twinchat.pages.charts import loss_curve, loss_summary
 from twinchat.pages.render import Html, escape, fill, inline, section
 
@@ -439,11 +441,6 @@ def _profile_table(fidelity: Mapping[str, Any], distance: Mapping[str, Any]) -> 
             rows.append(f"<tr><td>{label}</td><td>{escape(model)}</td>{cells}{total}</tr>")
     head = "".join(f'<th class="n">{escape(f)}</th>' for f in PROFILE_FEATURES)
     return fill("profiles.html", features=Html(head), rows=Html("".join(rows)), far=f"{FAR:.0%}")
-
-
-PROFILE_FEATURES = ("length", "punctuation", "emoji", "lowercase")
-FAR = 0.25
-"""A profile feature this far from the real replies' is shaded in the report."""
 
 
 def _profile_value(feature: str, value: Any) -> str:
