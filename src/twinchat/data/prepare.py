@@ -169,7 +169,7 @@ class _Run:
     def _share(self) -> float:
         if self.options.holdout is not None:
             return self.options.holdout
-        return 0.02 if self.options.split == "time" else 0.2
+        return self.options.HOLDOUT[self.options.split]
 
     def _keep(self, example: Example, epoch: float, writer: SplitWriter) -> None:
         self.stats.add_example(example)

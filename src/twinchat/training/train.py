@@ -118,9 +118,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any]) -> TrainConf
         raise TwinchatError(
             f"unknown settings in {path}: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    config = TrainConfig(**values)
-    config.validate()
-    return config
+    return TrainConfig(**values)  # which validates itself
 
 
 def train(
