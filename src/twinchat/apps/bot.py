@@ -69,6 +69,7 @@ from twinchat.data.builder import UNKNOWN_SENDER
 from twinchat.data.example import Turn
 from twinchat.errors import TwinchatError
 from twinchat.inference.conversation import parse_conversation
+from twinchat.inference.suggester import CANDIDATES
 
 if TYPE_CHECKING:
     from twinchat.inference.suggester import Candidate, Suggester
@@ -109,7 +110,7 @@ def run_bot(
     as_: str | None,
     base_url: str | None = None,
     base_file_url: str | None = None,
-    n: int = 5,
+    n: int = CANDIDATES,
     backend: str | None = None,
 ) -> None:
     """Load the run (on `backend`, default the folder's own) and answer Telegram updates as its
@@ -168,7 +169,7 @@ def build_application(
     allow: set[int],
     as_: str | None,
     *,
-    n: int = 5,
+    n: int = CANDIDATES,
     base_url: str | None = None,
     base_file_url: str | None = None,
     pause: float = PAUSE,

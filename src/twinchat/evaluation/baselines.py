@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from twinchat.data.example import Example, Turn
-from twinchat.inference.suggester import Candidate
+from twinchat.inference.suggester import CANDIDATES, Candidate
 
 CONTEXT_TURNS = 3
 """How many of the latest messages describe a context for retrieval."""
@@ -49,8 +49,8 @@ class Retrieval:
         self.matrix = self.vectorizer.fit_transform(_context_text(e.context) for e in examples)
 
     def suggest(
-        self, messages: Sequence[Turn], as_: str | None = None, prefix: str = "", n: int = 5,
-        **_: Any,
+        self, messages: Sequence[Turn], as_: str | None = None, prefix: str = "",
+        n: int = CANDIDATES, **_: Any,
     ) -> list[Candidate]:  # fmt: skip
         """The replies of the most similar contexts, best first; `score` is the similarity."""
         query = self.vectorizer.transform([_context_text(messages)])
@@ -88,8 +88,8 @@ class Frequent:
         self.speakers = [name for name, _ in totals.most_common()]
 
     def suggest(
-        self, messages: Sequence[Turn], as_: str | None = None, prefix: str = "", n: int = 5,
-        **_: Any,
+        self, messages: Sequence[Turn], as_: str | None = None, prefix: str = "",
+        n: int = CANDIDATES, **_: Any,
     ) -> list[Candidate]:  # fmt: skip
         """The speaker's most frequent messages (everyone's for a new name); `score` is the
         log of their share."""

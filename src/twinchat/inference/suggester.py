@@ -36,6 +36,9 @@ from twinchat.errors import TwinchatError
 from twinchat.inference.backends import BACKENDS, Backend, Prompt, Speller
 from twinchat.models import SEQ2SEQ
 
+CANDIDATES = 5
+"""Candidates a suggestion offers unless asked for another number."""
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -150,7 +153,7 @@ class Suggester:
         messages: Sequence[Turn],
         as_: str | None = None,
         prefix: str = "",
-        n: int = 5,
+        n: int = CANDIDATES,
         greedy: bool = False,
         seed: int | None = None,
         **sampling: Any,
@@ -167,7 +170,7 @@ class Suggester:
     def suggest_many(
         self,
         requests: Sequence[Request],
-        n: int = 5,
+        n: int = CANDIDATES,
         greedy: bool = False,
         seed: int | None = None,
         **sampling: Any,

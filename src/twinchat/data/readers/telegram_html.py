@@ -8,7 +8,9 @@ like are the day separators, not messages). Inside a message:
 * `<div class="pull_right date details" title="10.01.2024 12:00:00 UTC+01:00">`: when, in the
   exporting computer's zone; the `UTC+01:00` part is there since 2022 and makes it UTC, older
   exports give the local time only (naive, `tz_known=False`);
-* `<div class="from_name">`: the sender; `<div class="reply_to details">` with
+* `<div class="from_name">`: the sender, then ` via @bot` when an inline bot wrote the message
+  for them (`Ann Lee via @gif`, `Bob  via @ShrugBot`: a name without a last name ends in a
+  space), which is not part of the name; `<div class="reply_to details">` with
   `GoToMessage(41)`: a reply; `<div class="forwarded body">` whose own `from_name` is the
   original sender;
 * `<div class="text">`: the text, `<br>` for a line break, entities decoded, links and
@@ -44,6 +46,7 @@ _FILE_NAME = re.compile(r"messages(\d*)\.html?", re.IGNORECASE)
 _HEAD_MARKS = re.compile(rb'class="history"|class="message (?:default|service)')
 _PAGE_MARKS = re.compile(rb'<title>Exported Data</title>|class="page_wrap"')
 _TITLE = re.compile(r"(\d\d)\.(\d\d)\.(\d{4}) (\d\d):(\d\d):(\d\d)(?: UTC([+-])(\d\d):(\d\d))?")
+_VIA_BOT = re.compile(r"\s+via @\w+$")  # "Ann via @gif": the inline bot used, not the name
 _REPLY = re.compile(r"GoToMessage\((\d+)\)|go_to_message(\d+)")
 _BREAK = "\x00"  # a <br> until the text is assembled
 # the media block's classes and what they are; the first found in a message decides
@@ -237,6 +240,8 @@ class _Page(HTMLParser):
                 with contextlib.suppress(ValueError):
                     self.chat["day"] = datetime.strptime(captured, "%d %B %Y")
             elif message is not None:
+                if role == "from":
+                    captured = _VIA_BOT.sub("", captured)
                 key = {"forwarded_name": "forwarded"}.get(role, role)
                 message[key] = captured
         elif role == "message" and message is not None:
