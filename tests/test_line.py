@@ -144,3 +144,29 @@ def test_round_trip_of_every_readers_conversation(tmp_path):
     export, messages = read(path)
     assert_same(messages, lines)
     assert not export.problems and {m.chat_name for m in messages} == {"Plans"}
+
+
+def test_buddhist_years_of_a_thai_phone_in_english(tmp_path):
+    """Tenyyy/Line-chat-analytics's export: English UI, Thai calendar (`10/07/2562 BE`, day
+    first), CRLF records and a bare LF inside a quoted message; it read no message at all."""
+    path = tmp_path / "chat.txt"
+    path.write_bytes(
+        "[LINE] Chat history with Kai\r\nSaved on: 14/06/2565 BE 19:01\r\n\r\n"
+        "Wed, 10/07/2562 BE\r\n19:10\tKai\thi\r\n19:10\t\tKai unsent a message.\r\n"
+        '19:11\tNoi\t"two\n\nlines"\r\n19:12\tNoi\t[Photo]\r\n19:13\tKai\t☎ Missed call\r\n'
+        "\r\nTue, 14/06/2565 BE\r\n18:59\tNoi\t555\r\n".encode()
+    )
+    export, messages = read(path)
+    assert [(m.sender, m.text, m.kind) for m in messages] == [
+        ("Kai", "hi", Kind.TEXT),
+        (None, "Kai unsent a message.", Kind.SERVICE),
+        ("Noi", "two\n\nlines", Kind.TEXT),
+        ("Noi", "", Kind.MEDIA),
+        ("Kai", "☎ Missed call", Kind.CALL),
+        ("Noi", "555", Kind.TEXT),
+    ]
+    assert [messages[0].timestamp, messages[-1].timestamp] == [
+        datetime(2019, 7, 10, 19, 10),
+        datetime(2022, 6, 14, 18, 59),
+    ]
+    assert {m.chat_name for m in messages} == {"Kai"} and not export.problems

@@ -140,3 +140,42 @@ def test_round_trip_of_every_readers_conversation(tmp_path):
     export, messages = read(folder)
     assert_same(messages, CONVERSATION)
     assert not export.problems and {m.chat_name for m in messages} == {"Plans"}
+
+
+def test_a_message_sent_through_an_inline_bot_is_the_persons(tmp_path):
+    """A 2017 export (itzmeanjan/tgnize's Devs Chat) writes the inline bot after the name,
+    `Kim  via @ShrugBot` (two spaces: a name without a last name ends in one); the sender is
+    Kim, and a joined message after it too."""
+
+    def block(number: int, name: str | None, text: str) -> str:
+        joined = " joined" if name is None else ""
+        who = (
+            '      <div class="pull_left userpic_wrap">\n\n       <div class="userpic userpic7" '
+            'style="width: 42px; height: 42px">\n\n        <div class="initials" '
+            'style="line-height: 42px">\nK\n        </div>\n\n       </div>\n\n      </div>\n\n'
+            if name
+            else ""
+        )
+        name_div = f'       <div class="from_name">\n{name}\n       </div>\n\n' if name else ""
+        return (
+            f'     <div class="message default clearfix{joined}" id="message{number}">\n\n'
+            f'{who}      <div class="body">\n\n       <div class="pull_right date details" '
+            'title="26.08.2017 17:22:17">\n17:22\n       </div>\n\n'
+            f'{name_div}       <div class="text">\n{text}\n       </div>\n\n      </div>\n\n'
+            "     </div>\n\n"
+        )
+
+    path = tmp_path / "messages.html"
+    blocks = [
+        block(1, "Kim ", "hello"),
+        block(2, "Kim  via @ShrugBot", "¯\\_(ツ)_/¯"),
+        block(3, None, "in ddg"),
+        block(4, "Lee Park via @gif", "This one"),
+    ]
+    _, messages = read_path(path, page(blocks))
+    assert [(m.sender, m.text) for m in messages] == [
+        ("Kim", "hello"),
+        ("Kim", "¯\\_(ツ)_/¯"),
+        ("Kim", "in ddg"),
+        ("Lee Park", "This one"),
+    ]

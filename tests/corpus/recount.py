@@ -24,6 +24,9 @@ COUNTERS = {
     "slack": "count_slack",
     "kakaotalk": "count_kakao",
     "irc": "count_irc",
+    "telegram_html": "count_telegram_html",
+    "line": "count_line",
+    "imessage": "count_imessage",
 }
 FIELDS = ("texts", "senders", "first", "last")
 

@@ -85,3 +85,14 @@ def check_order(order: str | None) -> None:
         raise TwinchatError(
             f"unknown date order '{order}': the date order must be one of {', '.join(DATE_ORDERS)}"
         )
+
+
+BUDDHIST_OFFSET = 543
+"""The Thai solar calendar's year is the Gregorian one plus 543."""
+
+
+def gregorian(year: int) -> int:
+    """A four-digit year as Gregorian: one past 2400 is Buddhist (a phone set to the Thai
+    calendar writes it in any UI language, with "BE" after it or not); no chat app's Gregorian
+    year is that far ahead."""
+    return year - BUDDHIST_OFFSET if year > 2400 else year

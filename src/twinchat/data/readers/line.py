@@ -16,14 +16,13 @@ Dates are year first, or after a weekday `Mon, 01/15/2024` where the day and mon
 inferred from the whole file (`dates.infer_order`: a first number above 12 makes it day first,
 a second one month first, both the majority, counted; month first when none says, as the US
 app writes it). A phone set to the Thai (Buddhist) calendar writes its years, 543 ahead, in any
-UI language, `Wed, 10/07/2562 BE` in English: a year past 2400 is read as one, "BE" or not.
-A message unsent is written as a notice (`19:10<TAB><TAB>Ann unsent a message.`) and read as
-one: its name is the display name when it was unsent (`ann`, `A.`) or `You`, not the sender
-column's. Older exports do not quote
-messages of several lines: a
-line that is neither a date nor a message continues the message before it. Times are the
-phone's local time, naive (`tz_known=False`). The Windows app's "Save chat" writes names and
-texts separated by a space only, which cannot be told apart: it is not read.
+UI language, `Wed, 10/07/2562 BE` in English: a year past 2400 is read as one, "BE" or not. An
+unsent message is written as a notice (`19:10<TAB><TAB>Ann unsent a message.`) and read as one:
+its name need not be the sender column's (`ann`, `A.` or `You` beside `Ann`). Older exports do
+not quote messages of several lines: a line that is neither a date nor a message continues the
+message before it. Times are the phone's local time, naive (`tz_known=False`). The Windows
+app's "Save chat" writes names and texts separated by a space only, which cannot be told apart:
+it is not read.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 
 from twinchat.data.message import Kind, Message
-from twinchat.data.readers.dates import DateFields, in_order, infer_order
+from twinchat.data.readers.dates import DateFields, gregorian, in_order, infer_order
 from twinchat.data.readers.files import FilesExport, text_lines
 from twinchat.data.readers.source import Source, base_name
 
@@ -50,7 +49,6 @@ _CJK_DATE = re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:\s*
 _WEEKDAY_FIRST = re.compile(
     r"[^\W\d_]{2,12}\.?,?\s+(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})(?:\s?B\.?E\.?)?"
 )
-BUDDHIST_OFFSET = 543  # the Thai solar calendar's year is the Gregorian one plus 543
 _TIME = re.compile(
     r"(?P<pre>上午|下午|午前|午後|오전|오후|AM|PM)?\s?(?P<h>\d{1,2}):(?P<mi>\d{2})"
     r"\s?(?P<post>[AaPp]\.?[Mm]\.?)?"
@@ -100,11 +98,8 @@ def _date_of(line: str, order: str) -> date | None:
 
 
 def _day(year: str, month: str, day: str) -> date | None:
-    number = int(year)
-    if number > 2400:  # no Gregorian year of LINE's (2011 on): a Buddhist one
-        number -= BUDDHIST_OFFSET
     try:
-        return date(number, int(month), int(day))
+        return date(gregorian(int(year)), int(month), int(day))
     except ValueError:
         return None
 

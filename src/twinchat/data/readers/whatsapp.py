@@ -28,7 +28,13 @@ from typing import NamedTuple
 
 from twinchat.data.message import Kind, Message
 from twinchat.data.readers import whatsapp_texts as texts
-from twinchat.data.readers.dates import DateFields, check_order, in_order, infer_order
+from twinchat.data.readers.dates import (
+    DateFields,
+    check_order,
+    gregorian,
+    in_order,
+    infer_order,
+)
 from twinchat.data.readers.source import Source, label_parts
 from twinchat.errors import TwinchatError
 
@@ -443,7 +449,6 @@ class Plan:
 
 # the Gregorian year before an era's first: Meiji, Taishō, Shōwa, Heisei, Reiwa
 _ERAS = {"M": 1867, "T": 1911, "S": 1925, "H": 1988, "R": 2018}
-BUDDHIST_OFFSET = 543  # the Thai solar calendar's year is the Gregorian one plus 543
 
 
 def _year(text: str, era: str | None = None) -> int:
@@ -452,9 +457,7 @@ def _year(text: str, era: str | None = None) -> int:
     if len(text) == 2:
         return 2000 + int(text)  # WhatsApp is from 2009
     if len(text) == 4:
-        year = int(text)
-        # no Gregorian year of WhatsApp's is past 2400: a Buddhist one, with or without "BE"
-        return year - BUDDHIST_OFFSET if year > 2400 else year
+        return gregorian(int(text))
     raise ValueError(f"year {text}")
 
 
