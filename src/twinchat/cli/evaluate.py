@@ -17,6 +17,7 @@ EXAMPLES = examples(
     "twinchat eval runs/me --data data -o report",
     "twinchat eval runs/me --data chat-a --data chat-b -o report --compare base --compare runs/old",
     "twinchat eval runs/me --data data -o report --samples 300 --backend hf-int8 --force",
+    "twinchat eval runs/me --data data -o report --compare base --odds",
 )
 
 
@@ -50,6 +51,13 @@ def evaluate(
     min_replies: Annotated[
         int, typer.Option(help="Training replies a person needs to be in the style figures.")
     ] = EvalOptions.min_replies,
+    odds: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure style accuracy by the run's own odds of who wrote each text "
+            "(costly: one scoring pass per text, a row per person).",
+        ),
+    ] = EvalOptions.odds,
     seed: SeedOpt = EvalOptions.seed,
     backend: BackendOpt = EvalOptions.backend,
     force: ForceOpt = EvalOptions.force,
@@ -67,7 +75,8 @@ def evaluate(
 
     options = EvalOptions(
         compare=tuple(compare or EvalOptions.compare), samples=samples, candidates=candidates,
-        typeahead=typeahead, seed=seed, min_replies=min_replies, backend=backend, force=force,
+        typeahead=typeahead, seed=seed, min_replies=min_replies, odds=odds, backend=backend,
+        force=force,
     )  # fmt: skip
     result = run_evaluate(run, data, output, options, console=err)
     title = f"held-out metrics · {output}/report.html"

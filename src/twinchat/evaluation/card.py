@@ -25,13 +25,14 @@ HEADLINE = (
     ("keystroke_savings", "keystroke savings"),
     ("exact_match@1", "next word right (typeahead)"),
     ("style_accuracy", "style accuracy (who wrote this?)"),
+    ("style_odds_accuracy", "style accuracy by the run's own odds"),
     ("style_distance", "style distance"),
     ("rouge_l_best", "ROUGE-L, best candidate"),
     ("chrf_best", "chrF, best candidate"),
 )
 """The card's table, in this order; a figure no model has is left out."""
 LOWER = ("reply_loss", "perplexity", "style_distance")
-SHARES = ("keystroke_savings", "exact_match@1", "style_accuracy")
+SHARES = ("keystroke_savings", "exact_match@1", "style_accuracy", "style_odds_accuracy")
 """Figures shown as percentages."""
 
 

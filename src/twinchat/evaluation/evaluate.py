@@ -13,7 +13,9 @@ are measured the same way on the same held-out examples:
   savings of a user who accepts correct next-word suggestions as they type;
 * style fidelity (`fidelity`): how often a "who wrote this?" classifier fitted on the training
   replies attributes the candidates written as a person to that person (and the real replies:
-  the ceiling), and how far their length, punctuation, emoji and casing are from the person's.
+  the ceiling), and how far their length, punctuation, emoji and casing are from the person's;
+  with `EvalOptions.odds`, also how often the run's own odds of who wrote a text put that
+  person first (the `odds` module).
 
 Every figure keeps each example's part, so each comes with a 95 % bootstrap interval over the
 examples (`intervals`), and the verdict calls a difference only when the paired interval of the
@@ -43,7 +45,9 @@ MIN_REPLIES = 20
 learn how they write."""
 KEY_STYLE = ("style_accuracy",)
 """The style figure on which the fine-tune must beat the untuned model."""
-CARD_FIGURES = ("reply_loss", "keystroke_savings")
+ODDS = "style_odds_accuracy"
+"""Style accuracy by the run's own odds (`EvalOptions.odds`)."""
+CARD_FIGURES = ("reply_loss", "keystroke_savings", ODDS)
 """Also compared paired with every comparison, for the quality card's plain words."""
 
 
@@ -62,6 +66,9 @@ class EvalOptions:
     backend: str | None = None
     """The engine of the run and its base: the folder's own, or `hf-int8` for a run's weights
     quantized as they load (batched on a CPU, the quickest evaluation of a run)."""
+    odds: bool = False
+    """Also measure style accuracy by the run's own odds of who wrote each text (costly: one
+    batched scoring call per text, with one row per person)."""
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -198,7 +205,8 @@ def _evaluate(
                     done += 1
             report(f"evaluating {name}", len(held), len(held))
     with console.status("measuring style fidelity"):
-        fidelity, profiles = _fidelity(names, examples, rows, train, tallies, options)
+        judge = models[names[0]]
+        fidelity, profiles = _fidelity(names, examples, rows, train, tallies, options, judge)
     metrics, spans = _summary(tallies, profiles, options.seed)
     differences = {
         other: {
@@ -279,9 +287,11 @@ def _fidelity(
     train: list[Example],
     tallies: dict[str, _Tally],
     options: EvalOptions,
+    judge: Any = None,
 ) -> tuple[dict[str, Any], Any]:
-    """Style accuracy (into each tally, and a `REAL` one) and profiles; the per-person figures
-    for the report and the profiles (None when no one has enough training replies)."""
+    """Style accuracy (into each tally, and a `REAL` one), by the odds of `judge` (the run under
+    test) too with `options.odds`, and profiles; the per-person figures for the report and the
+    profiles (None when no one has enough training replies)."""
     from twinchat.evaluation import intervals
     from twinchat.evaluation.fidelity import (
         StyleClassifier,
@@ -299,6 +309,8 @@ def _fidelity(
         found = accuracy_parts(classifier, speakers, texts) if classifier.model else {}
         if found:
             tallies[name].parts["style_accuracy"] = dict(found)
+    if options.odds and classifier.model is not None:
+        _odds(judge, examples, written, classifier.speakers, tallies)
     known = [s if s in classifier.replies else None for s in speakers]
     people = sorted({s for s in known if s is not None})
     fidelity: dict[str, Any] = {
@@ -309,6 +321,7 @@ def _fidelity(
         },
         "chance": 1 / len(classifier.speakers) if classifier.model is not None else None,
         "accuracy": {},
+        **({"odds accuracy": {}} if options.odds else {}),
         "profiles": {},
         "distance": {},
         "feature distance": {},
@@ -321,21 +334,46 @@ def _fidelity(
         {name: [profile_parts(t) for t in written[name]] for name in names},
     )
     for name in [REAL, *names]:
-        parts = tallies[name].parts.get("style_accuracy", {})
-        if parts:
-            fidelity["accuracy"][name] = {
-                p: _triple(
-                    intervals.value(parts, mine), intervals.interval(parts, options.seed, mine)
-                )
-                for p in people
-                if (mine := [i for i, s in enumerate(known) if s == p])
-            }
+        for key, figure in (("accuracy", "style_accuracy"), ("odds accuracy", ODDS)):
+            parts = tallies[name].parts.get(figure, {})
+            if parts:
+                fidelity[key][name] = {
+                    p: _triple(
+                        intervals.value(parts, mine), intervals.interval(parts, options.seed, mine)
+                    )
+                    for p in people
+                    if (mine := [i for i, s in enumerate(known) if s == p])
+                }
         fidelity["profiles"][name] = profiles.profiles(None if name == REAL else name)
         if name != REAL:
             found = profiles.distances(name, options.seed)
             fidelity["distance"][name] = {p: list(v) for p, v in found["people"].items()}
             fidelity["feature distance"][name] = found["features"]
     return fidelity, profiles
+
+
+def _odds(
+    judge: Any,
+    examples: list[Example],
+    written: dict[str, list[list[str]]],
+    people: list[str],
+    tallies: dict[str, _Tally],
+) -> None:
+    """Style accuracy by the judge's own odds, over the people the classifier chooses among,
+    into each tally. The judge drew its own candidates as the person, so its odds favour its
+    own texts: the real replies' share, which no model wrote, is the honest reference.
+
+    Raises:
+        TwinchatError: the run under test cannot give odds (a baseline has no model).
+    """
+    from twinchat.evaluation.odds import odds_parts
+
+    if not hasattr(judge, "speaker_odds"):
+        raise TwinchatError("--odds needs a model to judge: the run under test has no odds")
+    for name, texts in written.items():
+        found = odds_parts(judge, examples, texts, people)
+        if found:
+            tallies[name].parts[ODDS] = dict(found)
 
 
 def _triple(point: float | None, span: Span) -> list[float | None]:

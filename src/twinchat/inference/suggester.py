@@ -265,6 +265,26 @@ class Suggester:
             for name, mean, ids in zip(names, means, heads, strict=True)
         }
 
+    def speaker_odds(
+        self, messages: Sequence[Turn], text: str, among: Sequence[str]
+    ) -> dict[str, float]:
+        """The model's probability that each of `among` wrote `text` as the next message:
+        P(name: text, end) for each, teacher-forced in one batched pass, normalized over
+        `among`. Empty when `among` is."""
+        names = list(dict.fromkeys(among))
+        if not names:
+            return {}
+        rows = [
+            self.tokenizer(self.format.target(name, text), add_special_tokens=False)["input_ids"]
+            for name in names
+        ]
+        means = self.backend.score(self._prompt(messages, "", ""), rows)
+        # score gives the mean per token: a row's log-probability is that times its length
+        logs = [mean * len(ids) for mean, ids in zip(means, rows, strict=True)]
+        top = max(logs)  # log-sum-exp from the largest: long rows underflow exp() alone
+        total = top + math.log(sum(math.exp(log - top) for log in logs))
+        return {name: math.exp(log - total) for name, log in zip(names, logs, strict=True)}
+
     def _check_speaker(self, name: str | None) -> None:
         if name is None or self.open_speakers or not self.speakers or name in self.speakers:
             return
