@@ -76,6 +76,7 @@ METRIC_ORDER = (
     "keystroke_savings",
     "speaker_accuracy",
     "style_accuracy",
+    "style_odds_accuracy",
     "style_distance",
     "distinct_1",
     "distinct_2",
