@@ -74,6 +74,9 @@ def test_the_card_says_each_headline_figure_with_its_interval():
     assert "| keystroke savings | 41% [36%, 46%] | 33% | – |" in card
     assert "next word right" not in card  # no model has it: the row is left out
     assert "[report.html](report.html)" in card and "Verdict: run beats base." in card
+    assert "hf-int8" not in card
+    quantized = render_card(_evaluation(), {**SETTINGS, "engine": "hf-int8"})
+    assert "**Measured on hf-int8**" in quantized
 
 
 def test_the_card_calls_a_difference_only_when_its_interval_excludes_zero():

@@ -224,6 +224,7 @@ def _evaluate(
         "run": str(run), "data": ", ".join(str(f) for f in folders), "samples": len(held),
         "candidates": options.candidates, "typeahead examples per chat": options.typeahead,
         "seed": options.seed,
+        "engine": getattr(getattr(models[names[0]], "backend", None), "name", "?"),
         "replies by people not in training": _new_speakers(models, examples),
         "intervals": "95 %, bootstrap over examples (1,000 resamples, seeded)",
     }  # fmt: skip
