@@ -17,14 +17,12 @@ from twinchat.cli.options import (
     RunArg,
     SeedOpt,
     TemperatureOpt,
-    defaults_of,
     examples,
 )
 from twinchat.errors import TwinchatError
-from twinchat.inference.suggester import Suggester
+from twinchat.inference.suggester import CANDIDATES, Suggester
 
 app = typer.Typer()
-SUGGEST = defaults_of(Suggester.suggest)
 
 SERVE_EXAMPLES = examples(
     "twinchat serve runs/me",
@@ -116,7 +114,7 @@ def bot(
             show_default="groups only listen; private replies as whoever is next",
         ),
     ] = None,
-    n: Annotated[int, typer.Option("-n", help="Reply buttons in a private chat.")] = SUGGEST["n"],
+    n: Annotated[int, typer.Option("-n", help="Reply buttons in a private chat.")] = CANDIDATES,
     base_url: Annotated[
         str | None,
         typer.Option(

@@ -16,6 +16,7 @@ from typing import Any
 from twinchat.atomic import write_private
 from twinchat.evaluation.fidelity import FAR
 from twinchat.evaluation.fidelity import FEATURES as PROFILE_FEATURES
+from twinchat.evaluation.report import lower_better
 
 REAL = "real replies"
 CARD = "quality.md"
@@ -31,7 +32,6 @@ HEADLINE = (
     ("chrf_best", "chrF, best candidate"),
 )
 """The card's table, in this order; a figure no model has is left out."""
-LOWER = ("reply_loss", "perplexity", "style_distance")
 SHARES = ("keystroke_savings", "exact_match@1", "style_accuracy", "style_odds_accuracy")
 """Figures shown as percentages."""
 QUANTIZED = (
@@ -163,8 +163,9 @@ def compare(key: str, found: Sequence[float | None] | None) -> str:
     if not found or any(x is None for x in found):
         return "not compared with"
     diff, low, high = found
-    better = (high < 0) if key in LOWER else (low > 0)  # type: ignore[operator]
-    worse = (low > 0) if key in LOWER else (high < 0)  # type: ignore[operator]
+    lower = lower_better(key)
+    better = (high < 0) if lower else (low > 0)  # type: ignore[operator]
+    worse = (low > 0) if lower else (high < 0)  # type: ignore[operator]
     shown = f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]"
     if better:
         return f"better than ({shown})"

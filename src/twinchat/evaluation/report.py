@@ -294,8 +294,8 @@ def _paired_verdict(
                 continue
             diff, low, high = (float(x) for x in found)
             text = f"{baseline} on {key} ({_signed(diff)} [{_signed(low)}, {_signed(high)}])"
-            better_side = high < 0 if _lower_better(key) else low > 0
-            worse_side = low > 0 if _lower_better(key) else high < 0
+            better_side = high < 0 if lower_better(key) else low > 0
+            worse_side = low > 0 if lower_better(key) else high < 0
             if worse_side:
                 worse.append(text)
             elif not better_side:
@@ -331,7 +331,7 @@ def best_models(
     values = {m: v for m in models if (v := _value(metrics.get(m, {}).get(metric))) is not None}
     if len(values) < 2 or len(set(values.values())) == 1:
         return []
-    top = min(values.values()) if _lower_better(metric) else max(values.values())
+    top = min(values.values()) if lower_better(metric) else max(values.values())
     return [m for m, v in values.items() if v == top]
 
 
@@ -370,7 +370,7 @@ def _metrics_table(
             f"{_fmt(value, scale)}{_span((intervals or {}).get(m, {}).get(name), scale)}</td>"
             for m, value in zip(columns, values, strict=True)
         )
-        better = "↓ lower" if _lower_better(name) else "↑ higher"
+        better = "↓ lower" if lower_better(name) else "↑ higher"
         lines.append(
             f'<tr><td><code>{escape(name)}</code></td><td class="note">{better}</td>{cells}</tr>'
         )
@@ -630,12 +630,13 @@ def _strict(value: Any) -> Any:
     return _finite(value)
 
 
-def _lower_better(metric: str) -> bool:
+def lower_better(metric: str) -> bool:
+    """Whether a smaller value of `metric` is the better one (losses, perplexity, distances)."""
     return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 def _better(metric: str, mine: float, theirs: float) -> bool:
-    return mine < theirs if _lower_better(metric) else mine > theirs
+    return mine < theirs if lower_better(metric) else mine > theirs
 
 
 def _fmt(value: Any, scale: float | None = None) -> str:
