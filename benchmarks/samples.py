@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from twinchat.evaluation.intervals import difference, interval
+from twinchat.jsonl import read_jsonl
 
 MATTERS = {
     "reply_loss": 0.05,
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--against", default="base", help="the comparison (default: base)")
     parser.add_argument("--draws", type=int, default=20, help="subsets drawn per size")
     options = parser.parse_args()
-    lines = [json.loads(line) for line in (options.report / "figures.jsonl").open()]
+    lines = list(read_jsonl(options.report / "figures.jsonl"))
     run = json.loads((options.report / "metrics.json").read_text())["models"][0]
     print(f"{len(lines)} examples in {options.report}; run {run!r} against {options.against!r}")
     print(f"95 % interval widths, mean over {options.draws} subsets per size\n")

@@ -142,8 +142,9 @@ def test_eval_writes_the_card_beside_the_report(hike_llama_run, hike_data, tmp_p
     assert '<a href="quality.md">quality.md</a>' in page
     # every example's part of every figure, to compute any subset's intervals again
     from twinchat.evaluation.intervals import value
+    from twinchat.jsonl import read_jsonl
 
-    lines = [json.loads(line) for line in (tmp_path / "report" / "figures.jsonl").open()]
+    lines = list(read_jsonl(tmp_path / "report" / "figures.jsonl"))
     assert [line["index"] for line in lines] == [0, 1, 2, 3]
     for model in ("run", "frequent", "real replies"):
         for key, found in result.metrics[model].items():

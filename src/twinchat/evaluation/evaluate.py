@@ -228,7 +228,7 @@ def _evaluate(
         "run": str(run), "data": ", ".join(str(f) for f in folders), "samples": len(held),
         "candidates": options.candidates, "typeahead examples per chat": options.typeahead,
         "seed": options.seed,
-        "engine": getattr(getattr(models[names[0]], "backend", None), "name", "?"),
+        "engine": models[names[0]].backend.name,
         "replies by people not in training": _new_speakers(models, examples),
         "intervals": "95 %, bootstrap over examples (1,000 resamples, seeded)",
     }  # fmt: skip
@@ -252,8 +252,9 @@ many examples a figure needs), can be computed again without running the models.
 
 def _write_parts(path: Path, held: list[tuple[str, Example]], tallies: dict[str, _Tally]) -> None:
     from twinchat.atomic import private_open
+    from twinchat.jsonl import encode_line
 
-    with private_open(path) as handle:
+    with private_open(path, "wb") as handle:
         for index, (chat, example) in enumerate(held):
             figures = {
                 name: {key: list(parts[index]) for key, parts in tally.parts.items()
@@ -262,7 +263,7 @@ def _write_parts(path: Path, held: list[tuple[str, Example]], tallies: dict[str,
             }  # fmt: skip
             line = {"index": index, "id": example.id, "chat": chat, "speaker": example.speaker,
                     "figures": figures}  # fmt: skip
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handle.write(encode_line(line))
 
 
 def _positions(chats: list[str]) -> list[int]:
