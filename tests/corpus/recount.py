@@ -27,6 +27,7 @@ COUNTERS = {
     "telegram_html": "count_telegram_html",
     "line": "count_line",
     "imessage": "count_imessage",
+    "google_chat": "count_google_chat",
 }
 FIELDS = ("texts", "senders", "first", "last")
 
