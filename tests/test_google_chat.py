@@ -99,3 +99,125 @@ def test_round_trip_of_every_readers_conversation(tmp_path):
     export, messages = read(path)
     assert_same(messages, CONVERSATION)
     assert not export.problems
+
+
+def read_dates(tmp_path: Path, *dates: str) -> tuple:
+    """A DM's messages.json in Takeout's shape with one message per date, read back."""
+    path = tmp_path / "Google Chat" / "Groups" / "DM 4d2bAAAAE" / "messages.json"
+    path.parent.mkdir(parents=True)
+    rows = [
+        {
+            "creator": {"name": "Ann Lee", "email": "ann@example.com", "user_type": "Human"},
+            "created_date": date,
+            "text": f"message {n}",
+            "topic_id": f"t{n}",
+            "message_id": f"DM/t{n}/t{n}",
+        }
+        for n, date in enumerate(dates)
+    ]
+    path.write_text(json.dumps({"messages": rows}, ensure_ascii=False), "utf-8")
+    return read(tmp_path / "Google Chat")
+
+
+WHEN = datetime(2021, 1, 6, 14, 39, 43, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        # layouts seen in real exports (google_chat.py's docstring names where)
+        "Wednesday, January 6, 2021 at 2:39:43\u202fPM UTC",
+        "Wednesday, 6 January 2021 at 14:39:43 UTC",
+        "2021. január 6., szerda 14:39:43 UTC",
+        "2021年1月6日星期三 UTC 14:39:43",
+        "2021년 1월 6일 수요일 PM 2시 39분 43초 UTC",
+        # layouts not yet seen, as these languages write a full date and time
+        "2021년 1월 6일 수요일 오후 2시 39분 43초 UTC",
+        "2021年1月6日水曜日 14時39分43秒 UTC",
+        "Mittwoch, 6. Januar 2021 um 14:39:43 UTC",
+        "mercredi 6 janvier 2021 à 14:39:43 UTC",
+        "miércoles, 6 de enero de 2021, 14:39:43 UTC",
+        "miércoles, 6 de enero de 2021, 2:39:43\u202fp.\u00a0m. UTC",
+        "quarta-feira, 6 de janeiro de 2021 14:39:43 UTC",
+        "mercoledì 6 gennaio 2021 alle ore 14:39:43 UTC",
+        "woensdag 6 januari 2021 om 14:39:43 UTC",
+        "środa, 6 stycznia 2021 14:39:43 UTC",
+        "среда, 6 января 2021 г., 14:39:43 UTC",
+    ],
+)
+def test_a_date_in_each_language_and_region(tmp_path, date):
+    export, messages = read_dates(tmp_path, date)
+    assert [(m.timestamp, m.tz_known) for m in messages] == [(WHEN, True)]
+    assert not export.problems
+
+
+def test_the_dates_as_found_in_real_exports(tmp_path):
+    _, messages = read_dates(
+        tmp_path,
+        "Tuesday, 7 February 2021 at 17:13:43 UTC",
+        "2015. február 15., vasárnap 21:54:36 UTC",
+        "2026年5月29日星期五 UTC 03:00:29",
+        "2022년 11월 21일 월요일 AM 1시 26분 8초 UTC",
+    )
+    assert [m.timestamp for m in messages] == [
+        datetime(2021, 2, 7, 17, 13, 43, tzinfo=UTC),
+        datetime(2015, 2, 15, 21, 54, 36, tzinfo=UTC),
+        datetime(2026, 5, 29, 3, 0, 29, tzinfo=UTC),
+        datetime(2022, 11, 21, 1, 26, 8, tzinfo=UTC),
+    ]
+
+
+def test_the_us_layout_reads_as_before_round_the_clock(tmp_path):
+    _, messages = read_dates(
+        tmp_path,
+        "Friday, January 1, 2021 at 12:00:05 AM UTC",
+        "Friday, January 1, 2021 at 12:30:00 PM UTC",
+        "Thursday, November 3, 2016 at 11:59:50 AM UTC",
+        "Friday, December 31, 2021 at 11:59:59\u202fPM UTC",
+    )
+    assert [m.timestamp for m in messages] == [
+        datetime(2021, 1, 1, 0, 0, 5, tzinfo=UTC),
+        datetime(2021, 1, 1, 12, 30, tzinfo=UTC),
+        datetime(2016, 11, 3, 11, 59, 50, tzinfo=UTC),
+        datetime(2021, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+
+
+def test_an_offset_from_utc_is_applied(tmp_path):
+    _, messages = read_dates(
+        tmp_path,
+        "Mittwoch, 6. Januar 2021 um 15:39:43 UTC+1",
+        "mercredi 6 janvier 2021 à 15:39:43 GMT+01:00",
+        "Wednesday, January 6, 2021 at 9:09:43 AM GMT-05:30",
+    )
+    assert [m.timestamp for m in messages] == [WHEN, WHEN, WHEN]
+
+
+def test_an_edit_time_in_another_language_is_read(tmp_path):
+    path = tmp_path / "Groups" / "DM 1" / "messages.json"
+    path.parent.mkdir(parents=True)
+    message = {
+        "creator": {"name": "Ann", "email": "ann@example.com", "user_type": "Human"},
+        "created_date": "Tuesday, 5 January 2021 at 09:00:00 UTC",
+        "updated_date": "Wednesday, 6 January 2021 at 14:39:43 UTC",
+        "text": "fixed",
+    }
+    path.write_text(json.dumps({"messages": [message]}), "utf-8")
+    _, messages = read(path)
+    assert messages[0].edited == WHEN
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Mittwoch, 6. Januar 2021 um 14:39:43 MEZ",  # a named zone: its offset would be a guess
+        "6 1 2021 14:39:43 UTC",  # which is the day, which the month?
+        "Wednesday, January 6, 2021 at 14:39:43 PM UTC",  # a 24-hour hour with PM
+        "Wednesday, February 31, 2021 at 2:39:43 PM UTC",  # a day that does not exist
+        "Wednesday, Janvember 6, 2021 at 2:39:43 PM UTC",  # no month
+    ],
+)
+def test_a_date_not_read_for_sure_is_counted_and_the_message_kept(tmp_path, date):
+    export, messages = read_dates(tmp_path, date, "Wednesday, January 6, 2021 at 2:39:43 PM UTC")
+    assert [(m.text, m.timestamp) for m in messages] == [("message 0", None), ("message 1", WHEN)]
+    assert sum(export.problems.values()) == 1

@@ -3,15 +3,23 @@ conversation a folder with `messages.json` and `group_info.json`.
 
 `messages.json` is `{"messages": [message, ...]}`, oldest first; a message has `creator`
 (`{name, email, user_type}`), `created_date` (`"Thursday, November 3, 2016 at 11:59:50 AM UTC"`;
-newer exports put a narrow no-break space before AM/PM), `text` (absent for a file alone),
-`topic_id`, `message_id`, and when they apply `attached_files` (`[{original_name,
-export_name}]`), `annotations`, `quoted_message_metadata`, `updated_date`, `message_state`
-(`DELETED`) and `deletion_metadata`. `group_info.json` holds `name` (a space's; DMs have none)
-and `members`.
+newer exports put a narrow no-break space before AM/PM; other languages below), `text` (absent
+for a file alone), `topic_id`, `message_id`, and when they apply `attached_files`
+(`[{original_name, export_name}]`), `annotations`, `quoted_message_metadata`, `updated_date`,
+`message_state` (`DELETED`) and `deletion_metadata`. `group_info.json` holds `name` (a space's;
+DMs have none) and `members`.
 
 A message with attached files is `Kind.MEDIA` (its text the caption); a deleted one
-`Kind.DELETED`; a bot's (`user_type` `Bot`) is kept as text with its name. Dates in another
-language than English are counted and the message kept without a time.
+`Kind.DELETED`; a bot's (`user_type` `Bot`) is kept as text with its name.
+
+`created_date` and `updated_date` are written in the account's display language and region.
+Layouts seen in real exports: `Wednesday, January 6, 2021 at 2:39:43 PM UTC` (en-US),
+`Tuesday, 7 February 2021 at 17:13:43 UTC` (en-GB, abrignoni/RLEAPP googleChat.py),
+`2015. február 15., vasárnap 21:54:36 UTC` (hu, mrwoof/google-chat-takeout-reader#3),
+`2026年5月29日星期五 UTC 03:00:29` (zh-CN, sha7dowXX/ChatLab google-chat-takeout.test.ts) and
+`2022년 11월 21일 월요일 AM 1시 26분 8초 UTC` (ko, 1shot1kill74/FINDGAGU-OS-CURSOR). All say UTC;
+an offset (`UTC+1`, `GMT-05:30`) is read too, a named zone (`MEZ`) is not. A date that cannot
+be read for sure is counted and its message kept without a time.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import ijson
@@ -34,25 +43,49 @@ from twinchat.errors import TwinchatError
 
 PLATFORM = "google_chat"
 _HEAD = re.compile(rb'^\s*\{\s*"messages"\s*:\s*\[\s*(?:\]|\{\s*"(?:creator|created_date)")')
-_DATE = re.compile(
-    r"(?:[A-Za-z]+, )?(?P<mon>[A-Za-z]+) (?P<d>\d{1,2}), (?P<y>\d{4}) at "
-    r"(?P<h>\d{1,2}):(?P<mi>\d\d):(?P<s>\d\d)\s?(?P<mer>[AP]M) UTC"
+# Takeout writes `created_date` in the account's display language and region (layouts seen are
+# in the module's docstring), so a date is read from what all of them share: one 4-digit year, one
+# day, the clock `H:MM:SS` (or `H時M分S秒`, `H시 M분 S초`), an AM/PM marker if any, and `UTC` or
+# `GMT` with its offset; the month then comes from a table of names (weekdays are never used).
+_ZONE = re.compile(
+    r"(?<![a-z])(?:utc|gmt)(?:\s*(?P<sign>[+\-\u2212])\s*(?P<oh>\d{1,2})(?::?(?P<om>\d\d))?)?"
+    r"(?![a-z])"
 )
-_MONTH_NAMES = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
+_AFTERNOON = ("午後", "下午", "오후")
+_MARKER = r"(?<![^\W\d_])[ap]\.?\s?m\.?(?![^\W\d_])|午前|上午|오전|" + "|".join(_AFTERNOON)
+_CLOCK = re.compile(
+    rf"(?:(?P<before>{_MARKER})\s*)?(?<!\d)(?P<h>\d{{1,2}})"
+    r"(?::(?P<m>\d\d):(?P<s>\d\d)|\s*[時时시]\s*(?P<m2>\d{1,2})\s*[分분]\s*(?P<s2>\d{1,2})\s*[秒초])"
+    rf"(?:\s*(?P<after>{_MARKER}))?"
+)
+# Chinese, Japanese and Korean write the month as a number: 2021年1月6日, 2021년 1월 6일.
+_CJK_DATE = re.compile(
+    r"(?P<y>\d{4})\s*[年년]\s*(?P<mo>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]"
+)
+_NUMBER = re.compile(r"\d+")
+_WORD = re.compile(r"[^\W\d_]+")
+# Each line the twelve months in one language; Polish and Russian write the genitive after a day
+# ("6 stycznia", "6 января"), the nominative lines are there for layouts that do not.
+_MONTH_LINES = (
+    "january february march april may june july august september october november december",
+    "januar februar märz april mai juni juli august september oktober november dezember",
+    "jänner februar märz april mai juni juli august september oktober november dezember",
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+    "enero febrero marzo abril mayo junio julio agosto setiembre octubre noviembre diciembre",
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
+    "januari februari maart april mei juni juli augustus september oktober november december",
+    "január február március április május június július augusztus szeptember október november "
     "december",
+    "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada "
+    "grudnia",
+    "styczeń luty marzec kwiecień maj czerwiec lipiec sierpień wrzesień październik listopad "
+    "grudzień",
+    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря",
+    "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь",
 )
-_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_MONTHS = {name: number for line in _MONTH_LINES for number, name in enumerate(line.split(), 1)}
 _IMAGE = re.compile(r"\.(?:jpe?g|png|gif|heic|webp)$", re.IGNORECASE)
 _VIDEO = re.compile(r"\.(?:mp4|mov|webm|3gp)$", re.IGNORECASE)
 
@@ -73,24 +106,67 @@ def find_google_chat(sources: Sequence[Source]) -> list[Source]:
 
 
 def _time(text: Any) -> datetime | None:
+    """The moment a Takeout date names, in UTC; None when its layout cannot be read for sure."""
     if not isinstance(text, str):
         return None
-    match = _DATE.fullmatch(text.replace("\u202f", " ").replace("\u00a0", " ").strip())
-    if match is None:
+    text = unicodedata.normalize("NFC", text).replace("\u202f", " ").replace("\u00a0", " ")
+    text = text.lower()
+    zone = _ZONE.search(text)
+    if zone is None:
+        return None  # a named zone (MEZ, PST) would need a guess, and a wrong one is hours off
+    text = _cut(text, zone)  # the offset's digits must not pass for the day
+    clock = _CLOCK.search(text)
+    if clock is None:
+        return None
+    day, hms, offset = _day(_cut(text, clock)), _hms(clock), _offset(zone)
+    if day is None or hms is None or offset is None:
         return None
     try:
-        hour = int(match["h"]) % 12 + (12 if match["mer"] == "PM" else 0)
-        return datetime(
-            int(match["y"]),
-            _MONTHS[match["mon"].lower()],
-            int(match["d"]),
-            hour,
-            int(match["mi"]),
-            int(match["s"]),
-            tzinfo=UTC,
-        )
-    except (KeyError, ValueError):
+        return datetime(*day, *hms, tzinfo=offset).astimezone(UTC)
+    except ValueError:
+        return None  # a day or hour that does not exist (February 30, 25:00)
+
+
+def _cut(text: str, match: re.Match[str]) -> str:
+    """`text` without what `match` found, a space in its place to keep words apart."""
+    return text[: match.start()] + " " + text[match.end() :]
+
+
+def _day(rest: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date with its clock and zone cut out: CJK's year-month-day, else
+    exactly one 4-digit year, one 1-2 digit day and one month name; anything else is ambiguous."""
+    cjk = _CJK_DATE.search(rest)
+    if cjk is not None:
+        return int(cjk["y"]), int(cjk["mo"]), int(cjk["d"])
+    numbers = _NUMBER.findall(rest)
+    months = {_MONTHS[word] for word in _WORD.findall(rest) if word in _MONTHS}
+    years = [n for n in numbers if len(n) == 4]
+    days = [n for n in numbers if len(n) <= 2]
+    if len(numbers) != 2 or len(years) != 1 or len(days) != 1 or len(months) != 1:
         return None
+    return int(years[0]), months.pop(), int(days[0])
+
+
+def _hms(clock: re.Match[str]) -> tuple[int, int, int] | None:
+    """(hour, minute, second) on a 24-hour clock; a marker makes the hour 12-hour (1-12)."""
+    hour = int(clock["h"])
+    minute, second = int(clock["m"] or clock["m2"]), int(clock["s"] or clock["s2"])
+    marker = clock["before"] or clock["after"]
+    if marker:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if marker[0] == "p" or marker in _AFTERNOON else 0)
+    return hour, minute, second
+
+
+def _offset(zone: re.Match[str]) -> timezone | None:
+    """`UTC`, `UTC+1`, `GMT-05:30` as a fixed offset; None past ±14 hours, which no zone has."""
+    if zone["sign"] is None:
+        return UTC
+    minutes = int(zone["oh"]) * 60 + int(zone["om"] or 0)
+    if minutes > 14 * 60 or int(zone["om"] or 0) >= 60:
+        return None
+    return timezone(timedelta(minutes=-minutes if zone["sign"] in "-\u2212" else minutes))
 
 
 def _group_name(source: Source, folder: str) -> str:
@@ -149,7 +225,7 @@ def _convert(
     email = creator.get("email") if isinstance(creator.get("email"), str) else None
     moment = _time(raw.get("created_date"))
     if moment is None:
-        problems["date not in English Takeout's layout (kept without a time)"] += 1
+        problems["date in a layout not understood (kept without a time)"] += 1
     text = raw.get("text") if isinstance(raw.get("text"), str) else ""
     files = raw.get("attached_files") if isinstance(raw.get("attached_files"), list) else []
     kind, media_type = Kind.TEXT, None
