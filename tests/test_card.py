@@ -16,6 +16,7 @@ SETTINGS = {
     "data": "data",
     "candidates": 5,
     "replies by people not in training": "12 of 300",
+    "conversation tokens read": 96,
 }
 
 
@@ -70,6 +71,7 @@ def test_the_card_says_each_headline_figure_with_its_interval():
     card = render_card(_evaluation(), SETTINGS)
     assert card.startswith("# Quality card: run\n")
     assert "on 300 held-out examples of data" in card
+    assert "read the last 96 tokens of each conversation" in card
     assert "| perplexity | 99.5 [90.0, 110.0] | 167.3 | – |" in card
     assert "| keystroke savings | 41% [36%, 46%] | 33% | – |" in card
     assert "next word right" not in card  # no model has it: the row is left out

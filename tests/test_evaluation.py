@@ -272,3 +272,24 @@ def test_eval_on_hf_int8_quantizes_the_run_and_its_base_alike(run, data, tmp_pat
     assert loaded == ["hf-int8", "hf-int8"]
     assert metrics["run"]["reply_loss"] < metrics["base"]["reply_loss"]
     assert metrics["run"]["rouge_l_best"] > 0.5
+
+
+def test_the_base_reads_as_much_of_each_conversation_as_the_run(run, data, tmp_path, monkeypatch):
+    """A run trained on a short context against a base reading 512 tokens would measure the
+    context budget, not the training: both read what the run reads."""
+    from twinchat.description import MAX_SOURCE_TOKENS
+    from twinchat.evaluation import evaluate as evaluation
+
+    budgets = {}
+    original = evaluation._base
+
+    def spy(run_folder, tuned, *args):
+        tuned.max_source_tokens = 24  # as if trained with --max-source-tokens 24
+        base = original(run_folder, tuned, *args)
+        budgets["base"] = base.max_source_tokens
+        return base
+
+    monkeypatch.setattr(evaluation, "_base", spy)
+    options = EvalOptions(samples=2, candidates=1, typeahead=0, compare=["base"])
+    evaluate(run, data, tmp_path / "report", options)
+    assert budgets["base"] == 24 != MAX_SOURCE_TOKENS

@@ -57,7 +57,8 @@ def render_card(evaluation: Any, settings: Mapping[str, Any]) -> str:
         f"Measured by `twinchat eval` on {settings.get('samples')} held-out examples of "
         f"{settings.get('data')} ({settings.get('candidates')} candidates each; replies by "
         f"people the run never saw: {settings.get('replies by people not in training')}). "
-        "Every figure carries its 95 % interval over the examples; a difference is called "
+        + _budget(settings)
+        + "Every figure carries its 95 % interval over the examples; a difference is called "
         "only when its paired interval excludes 0.",
         *(["", QUANTIZED] if settings.get("engine") == "hf-int8" else []),
         "",
@@ -75,6 +76,13 @@ def render_card(evaluation: Any, settings: Mapping[str, Any]) -> str:
         lines += ["## Person by person", "", *(f"- {line}" for line in people), ""]
     lines += [f"Verdict: {evaluation.verdict}", "", "The full report: [report.html](report.html)."]
     return "\n".join(lines) + "\n"
+
+
+def _budget(settings: Mapping[str, Any]) -> str:
+    read = settings.get("conversation tokens read")
+    if read is None:
+        return ""
+    return f"The language models read the last {read} tokens of each conversation, as trained. "
 
 
 def _headline(
