@@ -156,3 +156,17 @@ def test_the_window_cuts_a_conversation_as_prepare_does():
 
 def test_sampling_in_an_old_description_ignores_keys_it_does_not_know():
     assert Sampling.from_dict({"temperature": 0.5, "typical_p": 0.2}) == Sampling(temperature=0.5)
+
+
+@pytest.mark.parametrize(
+    ("settings", "read"),
+    [
+        ({"max_source_tokens": 96}, 96),  # a run trained before read_source_tokens existed
+        ({"max_source_tokens": 96, "read_source_tokens": None}, 512),
+        ({"max_source_tokens": 1024, "read_source_tokens": None}, 1024),
+        ({"max_source_tokens": 96, "read_source_tokens": 200}, 200),
+    ],
+)
+def test_suggestions_read_more_of_the_conversation_than_training_did(settings, read):
+    """Training on short contexts is cheap and the trained model gains from reading more."""
+    assert RunDescription(settings=settings).max_source_tokens == read

@@ -176,8 +176,13 @@ class RunDescription:
 
     @property
     def max_source_tokens(self) -> int:
-        """Context tokens kept, newest first, as in training."""
-        return int(self.settings.get("max_source_tokens", MAX_SOURCE_TOKENS))
+        """Conversation tokens a suggestion reads, newest first: `read_source_tokens`, which
+        runs record since it exists (None: the larger of training's and 512); before, training's."""
+        trained = int(self.settings.get("max_source_tokens", MAX_SOURCE_TOKENS))
+        if "read_source_tokens" not in self.settings:
+            return trained
+        read = self.settings["read_source_tokens"]
+        return int(read) if read is not None else max(trained, MAX_SOURCE_TOKENS)
 
     @property
     def is_export(self) -> bool:

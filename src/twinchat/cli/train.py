@@ -50,6 +50,13 @@ def train(
     max_source_tokens: Annotated[
         int, typer.Option(help="Context tokens kept, newest first.")
     ] = TrainConfig.max_source_tokens,
+    read_source_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Conversation tokens the run's suggestions read.",
+            show_default="the larger of --max-source-tokens and 512",
+        ),
+    ] = TrainConfig.read_source_tokens,
     max_target_tokens: Annotated[
         int, typer.Option(help="Reply tokens.")
     ] = TrainConfig.max_target_tokens,
@@ -82,7 +89,8 @@ def train(
     flags = {
         "model": model, "lora": lora, "merge": merge, "epochs": epochs, "max_steps": max_steps,
         "lr": lr, "batch_size": batch_size, "grad_accum": grad_accum,
-        "max_source_tokens": max_source_tokens, "max_target_tokens": max_target_tokens,
+        "max_source_tokens": max_source_tokens, "read_source_tokens": read_source_tokens,
+        "max_target_tokens": max_target_tokens,
         "eval_every": eval_every, "seed": seed, "allow_lossy": allow_lossy,
     }  # fmt: skip
     # Only the flags given override the YAML file: one left at its default must not undo it.
