@@ -225,6 +225,15 @@ def test_config_file_and_flags(tmp_path):
         load_config(None, {"merge": True})
 
 
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_shipped_config_loads(path):
+    """The configs users copy hold only settings train knows, each valid."""
+    config = load_config(path, {})
+    assert config.model and config.batch_size >= 1
+
+
 def test_errors_name_the_fix(data, llama, tmp_path, monkeypatch):
     with pytest.raises(TwinchatError, match="no train.jsonl.*twinchat prepare"):
         train(tmp_path, tmp_path / "run", quick(llama))
