@@ -1,8 +1,8 @@
 """`twinchat demo`: the whole path on the bundled example, offline, in a few minutes on a CPU.
 
-Prepares the bundled Ubuntu IRC chat, fine-tunes the bundled SmolLM2-135M-Instruct (all its weights),
-and shows the held-out reply loss and three held-out conversations with the real reply beside
-suggestions before and after training.
+Prepares the bundled Ubuntu IRC chat, fine-tunes all the weights of the bundled
+SmolLM2-135M-Instruct, and shows the held-out reply loss and three held-out conversations with the
+real reply beside suggestions before and after training.
 """
 
 from __future__ import annotations
