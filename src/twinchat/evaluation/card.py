@@ -82,7 +82,7 @@ def _budget(settings: Mapping[str, Any]) -> str:
     read = settings.get("conversation tokens read")
     if read is None:
         return ""
-    return f"The language models read the last {read} tokens of each conversation, as trained. "
+    return f"The language models read the last {read} tokens of each conversation. "
 
 
 def _headline(

@@ -496,7 +496,7 @@ def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
             quantization = described.quantization or "int8"
             folder = export_model(base, scratch / "base", engine, quantization)
             model = Suggester.from_model(base, export=folder)
-    # A run trained on 96 tokens of conversation against a base reading 512 would measure the
+    # A run reading 96 tokens of conversation against a base reading 512 would measure the
     # context budget more than the training (0.34 nats of reply loss on the demo's run).
     model.max_source_tokens = tuned.max_source_tokens
     return model
