@@ -4,6 +4,7 @@ attachments with and without words, deletions, the Takeout zip, and the round tr
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,16 @@ def test_the_takeout_zip(tmp_path):
                 out.write(path, "Takeout/" + path.relative_to(CHAT.parent).as_posix())
     _, messages = read(archive)
     assert len(messages) == 5 and {m.chat_id for m in messages} == {"Space AAAAb1"}
+
+
+def test_the_unzipped_takeout_and_the_folder_above_it(tmp_path):
+    """Takeout unzips to `takeout-…/Takeout/Google Chat/Groups/Space x/messages.json`, five
+    folders down from where a user may point."""
+    top = tmp_path / "takeout-20240302T100000Z-001"
+    shutil.copytree(CHAT, top / "Takeout" / "Google Chat")
+    for path in (top, top / "Takeout"):
+        _, messages = read(path)
+        assert len(messages) == 5 and {m.chat_id for m in messages} == {"Space AAAAb1"}
 
 
 def test_a_date_in_another_layout_is_counted_and_the_message_kept(tmp_path):

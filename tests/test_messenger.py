@@ -195,11 +195,14 @@ def test_the_whole_export_has_every_section(tmp_path):
     assert export.source.size == sum(p.stat().st_size for p in MESSAGES.rglob("message_*.json"))
 
 
-def test_threads_deeper_than_the_candidates_are_found_from_root():
-    """`sources_of` looks 3 levels down; a whole export's threads lie 5 down."""
-    candidates = sources_of(FACEBOOK)
+def test_threads_deeper_than_the_candidates_are_found_from_root(tmp_path):
+    """`sources_of` looks 5 levels down; the threads of an export in the folder named lie 6
+    down."""
+    root = tmp_path / "downloads"
+    shutil.copytree(FACEBOOK, root / FACEBOOK.name)
+    candidates = sources_of(root)
     assert find_messenger(candidates) is None
-    threads = find_messenger(candidates, root=FACEBOOK)
+    threads = find_messenger(candidates, root=root)
     assert threads is not None and len(threads) == 3
     assert [len(t.files) for t in threads] == [1, 3, 1]
 

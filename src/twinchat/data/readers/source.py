@@ -73,9 +73,17 @@ def _check_ratio(path: Path, member: zipfile.ZipInfo) -> None:
         )
 
 
+FOLDER_DEPTH = 5
+"""How deep a folder's files are candidates: an unzipped Takeout's chats lie five down
+(`takeout-…/Takeout/Google Chat/Groups/DM x/messages.json`), as deep as any export's."""
+
+
 def folder_sources(path: Path) -> list[Source]:
-    """Files of a folder and its sub-folders, shallowest first, media folders skipped."""
-    files = [p for p in path.rglob("*") if p.is_file() and len(p.relative_to(path).parts) <= 3]
+    """Files of a folder and its sub-folders, shallowest first (the export's own before its
+    media)."""
+    files = [
+        p for p in path.rglob("*") if p.is_file() and len(p.relative_to(path).parts) <= FOLDER_DEPTH
+    ]
     files.sort(key=lambda p: (len(p.relative_to(path).parts), str(p)))
     return [file_source(p) for p in files]
 
