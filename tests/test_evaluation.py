@@ -293,3 +293,54 @@ def test_the_base_reads_as_much_of_each_conversation_as_the_run(run, data, tmp_p
     options = EvalOptions(samples=2, candidates=1, typeahead=0, compare=["base"])
     evaluate(run, data, tmp_path / "report", options)
     assert budgets["base"] == 24 != MAX_SOURCE_TOKENS
+
+
+def _spy_draws(monkeypatch) -> list[tuple[int, bool, dict]]:
+    from twinchat.inference.suggester import Suggester
+
+    seen: list[tuple[int, bool, dict]] = []
+    real = Suggester.suggest_many
+
+    def spy(self, requests, n=5, greedy=False, seed=None, **sampling):
+        seen.append((n, greedy, sampling))
+        return real(self, requests, n, greedy, seed, **sampling)
+
+    monkeypatch.setattr(Suggester, "suggest_many", spy)
+    return seen
+
+
+def test_eval_draws_every_models_candidates_with_the_sampling_given(
+    run, data, tmp_path, monkeypatch
+):
+    seen = _spy_draws(monkeypatch)
+    options = EvalOptions(
+        compare=["base"], samples=2, candidates=2, typeahead=0, temperature=0.3, top_p=0.5
+    )
+    evaluate(run, data, tmp_path / "report", options)
+    draws = [(greedy, sampling) for n, greedy, sampling in seen if n == 2]
+    assert len(draws) == 2  # the run's batch and the base's
+    assert all(d == (False, {"temperature": 0.3, "top_p": 0.5}) for d in draws)
+    guesses = [(greedy, sampling) for n, greedy, sampling in seen if n == 1]
+    assert guesses and all(g == (True, {"max_new_tokens": 16}) for g in guesses)
+    saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["settings"]["sampling"] == "temperature 0.3, top p 0.5 (given)"
+
+
+def test_eval_draws_by_beam_search_when_asked(run, data, tmp_path, monkeypatch):
+    seen = _spy_draws(monkeypatch)
+    options = EvalOptions(compare=["frequent"], samples=2, candidates=2, typeahead=0, greedy=True)
+    evaluate(run, data, tmp_path / "report", options)
+    assert [greedy for n, greedy, _ in seen if n == 2] == [True]
+    saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["settings"]["sampling"] == "beam search (given)"
+
+
+def test_a_wrong_sampling_setting_fails_before_any_model_loads(run, data, tmp_path):
+    with pytest.raises(TwinchatError, match="--temperature must be above 0"):
+        EvalOptions(temperature=0)
+    cli = CliRunner().invoke(
+        app, ["eval", str(run), "--data", str(data), "-o", str(tmp_path / "r"), "--top-p", "1.5"]
+    )
+    assert isinstance(cli.exception, TwinchatError)  # `main` prints it as one line
+    assert "--top-p must be above 0 and at most 1" in str(cli.exception)
+    assert not (tmp_path / "r").exists()

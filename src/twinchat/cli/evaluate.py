@@ -58,6 +58,21 @@ def evaluate(
             "(costly: one scoring pass per text, a row per person).",
         ),
     ] = EvalOptions.odds,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Sampling temperature of every model's candidates.", show_default="the run's"
+        ),
+    ] = EvalOptions.temperature,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            help="Nucleus sampling mass of every model's candidates.", show_default="the run's"
+        ),
+    ] = EvalOptions.top_p,
+    greedy: Annotated[
+        bool, typer.Option(help="Every model's candidates by beam search, not sampling.")
+    ] = EvalOptions.greedy,
     seed: SeedOpt = EvalOptions.seed,
     backend: BackendOpt = EvalOptions.backend,
     force: ForceOpt = EvalOptions.force,
@@ -76,7 +91,7 @@ def evaluate(
     options = EvalOptions(
         compare=tuple(compare or EvalOptions.compare), samples=samples, candidates=candidates,
         typeahead=typeahead, seed=seed, min_replies=min_replies, odds=odds, backend=backend,
-        force=force,
+        temperature=temperature, top_p=top_p, greedy=greedy, force=force,
     )  # fmt: skip
     result = run_evaluate(run, data, output, options, console=err)
     title = f"held-out metrics · {output}/report.html"

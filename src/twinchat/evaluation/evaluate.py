@@ -73,6 +73,12 @@ class EvalOptions:
     odds: bool = False
     """Also measure style accuracy by the run's own odds of who wrote each text (costly: one
     batched scoring call per text, with one row per person)."""
+    temperature: float | None = None
+    """How every model's candidates are drawn; None keeps each run's own (saved by training):
+    an evaluation can compare sampling settings on one run."""
+    top_p: float | None = None
+    greedy: bool = False
+    """Candidates by beam search instead of sampling."""
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -84,6 +90,15 @@ class EvalOptions:
         ]
         if problems:
             raise TwinchatError("; ".join(problems))
+        from twinchat.description import Sampling
+
+        Sampling(**self.sampling)  # a wrong setting fails before any model loads
+
+    @property
+    def sampling(self) -> dict[str, float]:
+        """The sampling settings given, to override the runs' own."""
+        given = {"temperature": self.temperature, "top_p": self.top_p}
+        return {name: value for name, value in given.items() if value is not None}
 
 
 Span = tuple[float, float] | None
@@ -228,6 +243,7 @@ def _evaluate(
         "run": str(run), "data": ", ".join(str(f) for f in folders), "samples": len(held),
         "candidates": options.candidates, "typeahead examples per chat": options.typeahead,
         "seed": options.seed,
+        "sampling": _sampling_text(models[names[0]], options),
         "engine": models[names[0]].backend.name,
         "conversation tokens read": models[names[0]].max_source_tokens,
         "replies by people not in training": _new_speakers(models, examples),
@@ -244,6 +260,16 @@ def _evaluate(
         write_card(staging, result, settings)
         _write_parts(staging / PARTS, held, tallies)
     return result
+
+
+def _sampling_text(run: Any, options: EvalOptions) -> str:
+    from dataclasses import replace
+
+    settings = replace(run.sampling, **options.sampling)
+    if options.greedy:
+        return "beam search (given)"
+    source = "given" if options.sampling else "the run's"
+    return f"temperature {settings.temperature:g}, top p {settings.top_p:g} ({source})"
 
 
 PARTS = "figures.jsonl"
@@ -536,7 +562,9 @@ def _draw(
 
     seed = options.seed + first
     asked = [Request(e.context, e.speaker) for e in examples]
-    candidates = _suggest_many(model, asked, n=options.candidates, seed=seed)
+    candidates = _suggest_many(
+        model, asked, n=options.candidates, greedy=options.greedy, seed=seed, **options.sampling
+    )
     anyone = [Request(e.context) for e in examples]
     guesses = _suggest_many(model, anyone, n=1, greedy=True, seed=seed, max_new_tokens=16)
     return list(zip(candidates, guesses, strict=True))
