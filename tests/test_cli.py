@@ -27,7 +27,7 @@ from twinchat.training.train import TrainConfig
 ROOT = typer.main.get_command(app)
 COMMANDS = dict(ROOT.commands)
 # The options declared once in `twinchat.cli.options`, by the name click gives them.
-SHARED = ("run", "output", "force", "seed", "backend", "temperature")
+SHARED = ("run", "output", "force", "seed", "backend", "temperature", "top_p")
 # Which dataclass (or function) gives each command's defaults.
 SOURCES = {
     "prepare": (BuildOptions, PrepareOptions),

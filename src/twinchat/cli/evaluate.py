@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from twinchat.cli.console import err, out
-from twinchat.cli.options import BackendOpt, ForceOpt, OutputOpt, RunArg, SeedOpt, examples
+from twinchat.cli.options import (
+    BackendOpt,
+    ForceOpt,
+    OutputOpt,
+    RunArg,
+    SeedOpt,
+    TemperatureOpt,
+    TopPOpt,
+    examples,
+)
 from twinchat.evaluation.evaluate import EvalOptions
 
 app = typer.Typer()
@@ -18,6 +27,7 @@ EXAMPLES = examples(
     "twinchat eval runs/me --data chat-a --data chat-b -o report --compare base --compare runs/old",
     "twinchat eval runs/me --data data -o report --samples 300 --backend hf-int8 --force",
     "twinchat eval runs/me --data data -o report --compare base --odds",
+    "twinchat eval runs/me --data data -o report-t05 --compare frequent --temperature 0.5",
 )
 
 
@@ -58,18 +68,8 @@ def evaluate(
             "(costly: one scoring pass per text, a row per person).",
         ),
     ] = EvalOptions.odds,
-    temperature: Annotated[
-        float | None,
-        typer.Option(
-            help="Sampling temperature of every model's candidates.", show_default="the run's"
-        ),
-    ] = EvalOptions.temperature,
-    top_p: Annotated[
-        float | None,
-        typer.Option(
-            help="Nucleus sampling mass of every model's candidates.", show_default="the run's"
-        ),
-    ] = EvalOptions.top_p,
+    temperature: TemperatureOpt = EvalOptions.temperature,
+    top_p: TopPOpt = EvalOptions.top_p,
     greedy: Annotated[
         bool, typer.Option(help="Every model's candidates by beam search, not sampling.")
     ] = EvalOptions.greedy,

@@ -62,3 +62,7 @@ TemperatureOpt = Annotated[
     float | None,
     typer.Option(help="Sampling temperature.", show_default=the_runs("temperature")),
 ]
+TopPOpt = Annotated[
+    float | None,
+    typer.Option(help="Nucleus sampling mass.", show_default=the_runs("top_p")),
+]

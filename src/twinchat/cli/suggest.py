@@ -13,6 +13,7 @@ from twinchat.cli.options import (
     RunArg,
     SeedOpt,
     TemperatureOpt,
+    TopPOpt,
     defaults_of,
     examples,
     the_runs,
@@ -54,10 +55,7 @@ def suggest(
         bool, typer.Option(help="Show each candidate's mean log-probability.")
     ] = False,
     temperature: TemperatureOpt = None,
-    top_p: Annotated[
-        float | None,
-        typer.Option(help="Nucleus sampling mass.", show_default=the_runs("top_p")),
-    ] = None,
+    top_p: TopPOpt = None,
     max_new_tokens: Annotated[
         int | None,
         typer.Option(help="Longest candidate in tokens.", show_default=the_runs("max_new_tokens")),
