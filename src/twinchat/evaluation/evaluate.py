@@ -265,9 +265,9 @@ def _evaluate(
 def _sampling_text(run: Any, options: EvalOptions) -> str:
     from dataclasses import replace
 
-    settings = replace(run.sampling, **options.sampling)
     if options.greedy:
         return "beam search (given)"
+    settings = replace(run.sampling, **options.sampling)
     source = "given" if options.sampling else "the run's"
     return f"temperature {settings.temperature:g}, top p {settings.top_p:g} ({source})"
 
