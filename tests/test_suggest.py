@@ -109,6 +109,20 @@ def test_a_candidate_ends_where_another_persons_message_starts():
     assert _next_turn(set(), ChatFormat(family="causal", end="</s>")) is None
 
 
+def test_a_candidate_ends_where_the_repliers_own_next_message_starts():
+    """Someone new to the run (not among its speakers) replying to a context they are not in."""
+    from types import SimpleNamespace
+
+    from twinchat.data.formats import ChatFormat
+    from twinchat.inference.suggester import _Picking
+
+    chat_format = ChatFormat(family="causal", end="</s>")
+    suggester = SimpleNamespace(format=chat_format, speakers=[], _prompt=lambda *_: "")
+    picking = _Picking(suggester, [Turn("cthul", "get a usb mouse")], "vinux", "")
+    assert "\nvinux:" in picking.stops
+    assert picking.turn.split("a 28k modem\nvinux: a 28k modem")[0] == "a 28k modem"
+
+
 def test_curation_drops_empty_echoes_and_repetition():
     context = [Turn("Ana", "see you there"), Turn("Sam", "ok")]
     assert _acceptable("sounds good", context, "")

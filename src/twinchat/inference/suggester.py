@@ -398,7 +398,8 @@ class _Picking:
         self.messages, self.as_, self.prefix = messages, as_, prefix
         chat_format = suggester.format
         self.prompt = suggester._prompt(messages, chat_format.reply_prefix(as_, prefix), prefix)
-        names = {t.sender for t in messages} | set(suggester.speakers)
+        # The replier is a name too: a new line in their name starts their next message.
+        names = {t.sender for t in messages} | set(suggester.speakers) | ({as_} if as_ else set())
         self.turn = _next_turn(names, chat_format)
         separator = chat_format.speaker_separator.rstrip()
         self.stops = tuple(f"\n{name}{separator}" for name in sorted(names))
