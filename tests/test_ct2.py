@@ -252,12 +252,12 @@ def test_a_tail_no_token_spells_is_left_as_typed(families, backend):
 
 def test_int8_candidates_are_valid_and_ranked(family):
     suggester = family.ct2("int8")
-    assert suggester.suggest(CONTEXT, as_="Sam", n=3, greedy=True)
+    beams = [c.score for c in suggester.suggest(CONTEXT, as_="Sam", n=3, greedy=True)]
+    assert beams and beams == sorted(beams, reverse=True)
     for name in ("Sam", "Ana"):
         candidates = suggester.suggest(CONTEXT, as_=name, n=4, seed=1, temperature=1.5)
         assert candidates and all(c.speaker == name for c in candidates)
-        scores = [c.score for c in candidates]
-        assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+        assert all(c.score <= 0 for c in candidates)  # shown in consensus order, not by score
         keys = [" ".join(c.text.casefold().split()) for c in candidates]
         assert len(keys) == len(set(keys))
 

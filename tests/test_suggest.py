@@ -68,13 +68,54 @@ def test_typing_reuses_the_encoded_conversation(hike_t5_run):
     assert len(calls) == 2  # a new conversation is encoded anew
 
 
-def test_candidates_are_distinct_and_ranked(suggester):
+def test_candidates_are_distinct_and_beams_ranked_by_probability(suggester):
     candidates = suggester.suggest(CONTEXT, n=5, seed=3, temperature=2.0)
     keys = [" ".join(c.text.casefold().split()) for c in candidates]
     assert len(keys) == len(set(keys))
-    scores = [c.score for c in candidates]
-    assert scores == sorted(scores, reverse=True)
-    assert all(score <= 0 for score in scores)
+    assert all(c.score <= 0 for c in candidates)
+    beams = [c.score for c in suggester.suggest(CONTEXT, n=3, greedy=True)]
+    assert beams == sorted(beams, reverse=True)
+
+
+def test_the_candidate_most_like_the_others_comes_first():
+    from twinchat.inference.suggester import Candidate, by_consensus
+
+    texts = ["bananas are yellow", "see you at 8", "see you at 9 then", "see you at 8?"]
+    candidates = [Candidate(t, "Sam", -float(i)) for i, t in enumerate(texts)]
+    ordered = [c.text for c in by_consensus(candidates)]
+    assert ordered[0] == "see you at 8" and ordered[-1] == "bananas are yellow"
+
+
+def test_a_text_drawn_often_outweighs_its_likeness_to_the_others():
+    from twinchat.inference.suggester import Candidate, by_consensus
+
+    texts = ["see you at 8", "see you at 9", "no"]
+    candidates = [Candidate(t, "Sam", -1.0) for t in texts]
+    assert by_consensus(candidates)[-1].text == "no"
+    drawn = {"see you at 8": 1, "see you at 9": 1, "no": 4}
+    assert by_consensus(candidates, drawn)[0].text == "no"
+    # Two texts drawn once each: nothing to tell them apart by, the given order stays.
+    pair = candidates[1:]
+    assert by_consensus(pair) == pair
+
+
+def test_sampled_candidates_come_in_consensus_order_and_beams_by_probability():
+    from types import SimpleNamespace
+
+    from twinchat.data.formats import ChatFormat
+    from twinchat.inference.suggester import Candidate, _Picking
+
+    chat_format = ChatFormat(family="causal", end="</s>")
+    suggester = SimpleNamespace(format=chat_format, speakers=[], _prompt=lambda *_: "")
+    picking = _Picking(suggester, CONTEXT, "Sam", "")
+    scored = {"ok": -0.5, "see you at 8": -1.0, "see you at 9": -1.5, "see you at 8 then": -2.0}
+    for text, score in scored.items():
+        picking.kept[text] = Candidate(text, "Sam", score)
+        picking.times[text] += 1
+    assert [c.text for c in picking.best(3, greedy=True)] == list(scored)[:3]
+    sampled = [c.text for c in picking.best(3, greedy=False)]
+    assert sorted(sampled) == sorted(list(scored)[:3])  # the 3 most probable, reordered
+    assert sampled[0] == "see you at 8" and sampled[-1] == "ok"
 
 
 def test_the_model_chooses_who_speaks_without_as(llama):

@@ -12,8 +12,13 @@ tokens are constrained to spell it out, so the model may pick `you` rather than 
 token `y` it never saw alone. A few more candidates than asked for are drawn, from one reading
 of the conversation, each row stopping at the end of the message; they are curated as the
 reference did by hand (duplicates, empty, echoes of the context, degenerate repetition dropped),
-drawn again only for what curation left missing, and ranked by the model's mean log-probability
-per token, taken from the draw itself.
+drawn again only for what curation left missing. The `n` with the highest mean log-probability
+per token (taken from the draw itself) are kept, and shown in order of consensus: the candidate
+most like everything drawn first (minimum Bayes risk, chrF both ways, a text drawn twice
+counting twice). The most probable line is a
+short, generic one; on 300 held-out IRC replies the consensus order's first candidate is closer
+to the real reply (chrF +0.016, ROUGE-L +0.013, docs/evaluation.md), where the probability
+order's first was no better than a random one.
 
 The model itself is a backend (`twinchat.inference.backends`): transformers weights (`hf`), a
 CTranslate2 export (`ct2`, from `twinchat export RUN --to ct2`) or an onnxruntime-genai one
@@ -24,7 +29,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -192,7 +198,7 @@ class Suggester:
             self.backend.seed(seed)
         picks = [_Picking(self, r.messages, r.as_, r.prefix) for r in requests]
         self._draw(picks, n, greedy, settings)
-        return [pick.best(n) for pick in picks]
+        return [pick.best(n, greedy) for pick in picks]
 
     def _candidates(
         self,
@@ -205,7 +211,7 @@ class Suggester:
     ) -> list[Candidate]:
         pick = _Picking(self, messages, as_, prefix)
         self._draw([pick], n, greedy, settings)
-        return pick.best(n)
+        return pick.best(n, greedy)
 
     def _draw(self, picks: list[_Picking], n: int, greedy: bool, settings: Sampling) -> None:
         """Rounds of draws, curated, until each pick has `n` candidates or the rounds run out."""
@@ -404,6 +410,7 @@ class _Picking:
         separator = chat_format.speaker_separator.rstrip()
         self.stops = tuple(f"\n{name}{separator}" for name in sorted(names))
         self.kept: dict[str, Candidate] = {}
+        self.times: Counter[str] = Counter()  # how often each kept text was drawn
 
     def take(self, draws: Sequence[Any], settings: Sampling) -> None:
         for draw in draws:
@@ -415,11 +422,46 @@ class _Picking:
             if candidate is None or not _acceptable(candidate.text, self.messages, self.prefix):
                 continue
             key = _normalized(candidate.text)
+            self.times[key] += 1
             if key not in self.kept or self.kept[key].score < candidate.score:
                 self.kept[key] = candidate
 
-    def best(self, n: int) -> list[Candidate]:
-        return sorted(self.kept.values(), key=lambda c: -c.score)[:n]
+    def best(self, n: int, greedy: bool) -> list[Candidate]:
+        """The `n` most probable; sampled ones in consensus order, beams (which are not draws
+        from the model, so their agreement means nothing) by probability."""
+        best = sorted(self.kept.values(), key=lambda c: -c.score)[:n]
+        if greedy:
+            return best
+        return by_consensus(best, {self.kept[k].text: times for k, times in self.times.items()})
+
+
+def by_consensus(
+    candidates: Sequence[Candidate], drawn: Mapping[str, int] | None = None
+) -> list[Candidate]:
+    """`candidates` ordered by their expected similarity to what the model writes (minimum
+    Bayes risk): the summed chrF, averaged both ways, to every text `drawn` (text -> times it
+    was drawn; the candidates once each by default), themselves excluded once. Most alike
+    first; ties keep their order."""
+    drawn = dict(drawn) if drawn is not None else {c.text: 1 for c in candidates}
+    if len(candidates) < 2 or sum(drawn.values()) < 3:
+        return list(candidates)
+    from sacrebleu.metrics import CHRF
+
+    metric = CHRF()
+
+    def similarity(first: str, second: str) -> float:
+        if first == second:
+            return 200.0
+        score = metric.sentence_score(first, [second]).score
+        return score + metric.sentence_score(second, [first]).score
+
+    def expected(text: str) -> float:
+        total = sum(times * similarity(text, other) for other, times in drawn.items())
+        return total - similarity(text, text)
+
+    totals = [expected(c.text) for c in candidates]
+    order = sorted(range(len(candidates)), key=lambda i: -totals[i])
+    return [candidates[i] for i in order]
 
 
 def _exported(
