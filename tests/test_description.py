@@ -120,6 +120,9 @@ def test_an_unreadable_description_is_a_one_line_error(tmp_path, content, messag
         RunDescription.read(tmp_path)
     with pytest.raises(TwinchatError, match="does not exist"):
         RunDescription.read(tmp_path / "missing")
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    with pytest.raises(TwinchatError, match="a-file is a file, not a folder; give a run folder"):
+        RunDescription.read(tmp_path / "a-file")
 
 
 def test_the_window_is_read_from_the_prepared_dataset(tmp_path):

@@ -235,9 +235,8 @@ class RunDescription:
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise TwinchatError(
-                f"{folder} does not exist; give a run folder written by twinchat train"
-            )
+            found = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise TwinchatError(f"{folder} {found}; give a run folder written by twinchat train")
         described = folder / FILE
         if not described.is_file():
             raise TwinchatError(
