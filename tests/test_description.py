@@ -75,12 +75,14 @@ def test_a_run_written_before_the_window_loads_with_prepares_defaults(tmp_path):
     assert described.sampling.temperature == 0.7 and described.sampling.rounds == 3
     assert described.max_source_tokens == 256 and described.adapter and described.backend == "hf"
     assert list(described.speakers) == ["Sam", "Ana"]
-    # written back, it is the same file plus the window it now knows
+    assert described.voices == {}  # nothing read before a reply: suggestions as they were
+    # written back, it is the same file plus the window it now knows and no voice lines
     assert described.to_dict() == {
         **OLD_RUN,
         "sampling": {**OLD_RUN["sampling"], "rounds": 3},
         "window": ContextWindow().to_dict(),
         "backend": "hf",
+        "voices": {},
     }
 
 

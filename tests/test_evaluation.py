@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from twinchat.cli import app
 from twinchat.data.example import Example, Turn
+from twinchat.description import RunDescription
 from twinchat.errors import TwinchatError
 from twinchat.evaluation.baselines import Frequent, Retrieval
 from twinchat.evaluation.evaluate import EvalOptions, _Completer, _positions, _Tally, evaluate
@@ -323,7 +324,7 @@ def test_eval_draws_every_models_candidates_with_the_sampling_given(
     guesses = [(greedy, sampling) for n, greedy, sampling in seen if n == 1]
     assert guesses and all(g == (True, {"max_new_tokens": 16}) for g in guesses)
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["settings"]["sampling"] == "temperature 0.3, top p 0.5 (given)"
+    assert saved["settings"]["sampling"] == ("temperature 0.3, top p 0.5 (given); voice lines read")
 
 
 def test_eval_draws_by_beam_search_when_asked(run, data, tmp_path, monkeypatch):
@@ -332,7 +333,31 @@ def test_eval_draws_by_beam_search_when_asked(run, data, tmp_path, monkeypatch):
     evaluate(run, data, tmp_path / "report", options)
     assert [greedy for n, greedy, _ in seen if n == 2] == [True]
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["settings"]["sampling"] == "beam search (given)"
+    assert saved["settings"]["sampling"] == "beam search (given); voice lines read"
+
+
+@pytest.mark.parametrize("voices", [True, False])
+def test_the_base_reads_the_runs_voice_lines_or_no_model_reads_any(
+    run, data, tmp_path, monkeypatch, voices
+):
+    from twinchat.inference.suggester import Suggester
+
+    read: list[dict] = []
+    real = Suggester.suggest_many
+
+    def spy(self, requests, n=5, greedy=False, seed=None, **sampling):
+        read.append(self.voices)
+        return real(self, requests, n, greedy, seed, **sampling)
+
+    monkeypatch.setattr(Suggester, "suggest_many", spy)
+    options = EvalOptions(compare=["base"], samples=2, candidates=2, typeahead=0, voices=voices)
+    evaluate(run, data, tmp_path / "report", options)
+    own = RunDescription.read(run).voices
+    assert own and len(read) == 4  # candidates and a guess, by the run then by its base
+    assert all(v == (own if voices else {}) for v in read)
+    saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    said = saved["settings"]["sampling"]
+    assert said.endswith("voice lines read" if voices else "no voice lines")
 
 
 def test_a_wrong_sampling_setting_fails_before_any_model_loads(run, data, tmp_path):

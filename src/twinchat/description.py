@@ -6,10 +6,11 @@
 `train` writes it last (its presence means the run is complete), `export` writes the export's
 (the run's own plus its engine), and every stage that serves or measures a run reads it here:
 no stage reads another's dict by hand. It carries what inference must repeat from training
-and from `prepare`: the chat format, the speakers, the sampling defaults, the token limits and
-the context window (messages, characters, session gap). Runs written before a field existed
-still load (the field takes `prepare`'s or `train`'s default) and keys this version does not
-know are kept and written back, so an older twinchat can still rewrite a newer run's file.
+and from `prepare`: the chat format, the speakers and their voice lines, the sampling
+defaults, the token limits and the context window (messages, characters, session gap). Runs
+written before a field existed still load (the field takes `prepare`'s or `train`'s default)
+and keys this version does not know are kept and written back, so an older twinchat can still
+rewrite a newer run's file.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ class RunDescription:
     """How conversations are rendered; None only for an untuned model's export."""
     speakers: dict[str, int] = field(default_factory=dict)
     """The people the run learnt to reply as, with their training examples, most first."""
+    voices: dict[str, list[str]] = field(default_factory=dict)
+    """A few training replies of each person, read before the conversation of a reply
+    written as them (`twinchat.data.voices`); chat text, as private as the weights."""
     settings: dict[str, Any] = field(default_factory=dict)
     """`train`'s settings (its `TrainConfig`), as the run was trained."""
     data: dict[str, str] = field(default_factory=dict)

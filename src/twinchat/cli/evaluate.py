@@ -73,6 +73,13 @@ def evaluate(
     greedy: Annotated[
         bool, typer.Option(help="Every model's candidates by beam search, not sampling.")
     ] = EvalOptions.greedy,
+    voices: Annotated[
+        bool,
+        typer.Option(
+            help="Read a person's voice lines (a few of their training replies, saved with "
+            "the run) before writing as them; the base model reads the run's.",
+        ),
+    ] = EvalOptions.voices,
     seed: SeedOpt = EvalOptions.seed,
     backend: BackendOpt = EvalOptions.backend,
     force: ForceOpt = EvalOptions.force,
@@ -91,7 +98,7 @@ def evaluate(
     options = EvalOptions(
         compare=tuple(compare or EvalOptions.compare), samples=samples, candidates=candidates,
         typeahead=typeahead, seed=seed, min_replies=min_replies, odds=odds, backend=backend,
-        temperature=temperature, top_p=top_p, greedy=greedy, force=force,
+        temperature=temperature, top_p=top_p, greedy=greedy, voices=voices, force=force,
     )  # fmt: skip
     result = run_evaluate(run, data, output, options, console=err)
     title = f"held-out metrics · {output}/report.html"

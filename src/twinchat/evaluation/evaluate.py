@@ -79,6 +79,10 @@ class EvalOptions:
     top_p: float | None = None
     greedy: bool = False
     """Candidates by beam search instead of sampling."""
+    voices: bool = True
+    """Each model reads the run's voice lines of a person before writing as them (the base
+    model the run's own, so the comparison is of the training); False: the conversation
+    alone."""
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -180,6 +184,7 @@ def evaluate(
     train = [e for folder in folders for e in _examples(folder / "train.jsonl", "train")]
     with tempfile.TemporaryDirectory(prefix="twinchat-eval-") as scratch:
         models = _models(run, train, options.compare, console, Path(scratch), options.backend)
+        _give_voices(models, options.voices)
         return _evaluate(run, folders, out, models, held, train, options, console)
 
 
@@ -265,11 +270,12 @@ def _evaluate(
 def _sampling_text(run: Any, options: EvalOptions) -> str:
     from dataclasses import replace
 
+    voices = "; voice lines read" if options.voices and run.voices else "; no voice lines"
     if options.greedy:
-        return "beam search (given)"
+        return f"beam search (given){voices}"
     settings = replace(run.sampling, **options.sampling)
     source = "given" if options.sampling else "the run's"
-    return f"temperature {settings.temperature:g}, top p {settings.top_p:g} ({source})"
+    return f"temperature {settings.temperature:g}, top p {settings.top_p:g} ({source}){voices}"
 
 
 PARTS = "figures.jsonl"
@@ -501,6 +507,18 @@ def _models(
         if hasattr(model, "open_speakers"):
             model.open_speakers = True  # held-out sessions may bring people training never saw
     return models
+
+
+def _give_voices(models: dict[str, Any], voices: bool) -> None:
+    """The run's voice lines to its base model too, or no model's at all."""
+    tuned = next(iter(models.values()))
+    for name, model in models.items():
+        if not hasattr(model, "voices"):  # the baselines quote training replies anyway
+            continue
+        if not voices:
+            model.voices = {}
+        elif name == "base":
+            model.voices = dict(tuned.voices)
 
 
 def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:

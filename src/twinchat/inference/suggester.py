@@ -79,6 +79,10 @@ class Suggester:
         """Context tokens kept, newest first, as in training."""
         self.description = description or RunDescription()
         """What the run says about itself: the apps read the context window here."""
+        self.voices: dict[str, list[str]] = dict(self.description.voices)
+        """Each person's voice lines (`twinchat.data.voices`), read first when writing as
+        them; empty to read the conversation alone."""
+        self._voice_cache: dict[tuple[Any, ...], list[int]] = {}
         self._texts: list[str] | None = None
         self._speller: Speller | None = None
 
@@ -247,7 +251,7 @@ class Suggester:
         target = self.tokenizer(self.format.target(speaker, text), add_special_tokens=False)
         ids = target["input_ids"]
         start = self.format.name_tokens(self.tokenizer, speaker, ids)
-        prompt = self._prompt(messages, "", "")
+        prompt = self._prompt(messages, "", "", speaker)
         prompt = Prompt(prompt.context, ids[:start], "", "")
         rest = ids[start:]
         if not rest:
@@ -299,12 +303,21 @@ class Suggester:
             f"{listed(self.speakers)}"
         )
 
-    def _prompt(self, messages: Sequence[Turn], forced: str, typed: str) -> Prompt:
-        """Token ids of the conversation and of the forced reply start, its tail healed."""
+    def voice(self, speaker: str | None) -> list[Turn]:
+        """The voice lines read before a reply written as `speaker`, as their turns."""
+        return [Turn(speaker, line) for line in self.voices.get(speaker, ())] if speaker else []
+
+    def _prompt(
+        self, messages: Sequence[Turn], forced: str, typed: str, speaker: str | None = None
+    ) -> Prompt:
+        """Token ids of `speaker`'s voice lines and the conversation, and of the forced reply
+        start, its tail healed."""
         causal = self.format.family != SEQ2SEQ
+        voice = self._voice_ids(speaker)
         source = self.format.source(messages)
-        context = self.tokenizer(source, add_special_tokens=causal)["input_ids"] if source else []
-        context = context[_cut(len(context), self.max_source_tokens) :]
+        specials = causal and not voice  # a causal model's start token goes before the voice
+        context = self.tokenizer(source, add_special_tokens=specials)["input_ids"] if source else []
+        context = voice + context[_cut(len(context), self.max_source_tokens - len(voice)) :]
         if causal and not context and self.tokenizer.bos_token_id is not None:
             context = [self.tokenizer.bos_token_id]
         elif not causal and not context:
@@ -314,6 +327,23 @@ class Suggester:
         forced_ids = self.tokenizer(forced, add_special_tokens=False)["input_ids"] if forced else []
         kept, tail = self._heal(forced, forced_ids, typed) if typed else (forced_ids, "")
         return Prompt(context=context, forced=kept, forced_text=forced, tail=tail)
+
+    def _voice_ids(self, speaker: str | None) -> list[int]:
+        """The tokens of `speaker`'s voice lines, as many of the first as fit in a quarter of
+        the context (the conversation keeps the rest)."""
+        turns = self.voice(speaker)
+        key = (self.max_source_tokens, *turns)
+        if key not in self._voice_cache:
+            causal = self.format.family != SEQ2SEQ
+            ids: list[int] = []
+            while turns:
+                source = self.format.source(turns)
+                ids = self.tokenizer(source, add_special_tokens=causal)["input_ids"]
+                if len(ids) <= self.max_source_tokens // 4:
+                    break
+                turns, ids = turns[:-1], []
+            self._voice_cache[key] = ids
+        return self._voice_cache[key]
 
     def _heal(self, forced: str, ids: list[int], typed: str) -> tuple[list[int], str]:
         """Back off the tokens of the last, maybe partial, word typed; generation must spell it
@@ -403,7 +433,9 @@ class _Picking:
         self.suggester = suggester
         self.messages, self.as_, self.prefix = messages, as_, prefix
         chat_format = suggester.format
-        self.prompt = suggester._prompt(messages, chat_format.reply_prefix(as_, prefix), prefix)
+        self.prompt = suggester._prompt(
+            messages, chat_format.reply_prefix(as_, prefix), prefix, as_
+        )
         # The replier is a name too: a new line in their name starts their next message.
         names = {t.sender for t in messages} | set(suggester.speakers) | ({as_} if as_ else set())
         self.turn = _next_turn(names, chat_format)

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from rich.console import Console
 from twinchat.data.example import Turn
 from twinchat.data.formats import ChatFormat, format_for
 from twinchat.data.textcheck import TextCheck, check_text
+from twinchat.data.voices import pick_voices
 from twinchat.description import MAX_SOURCE_TOKENS, ContextWindow, RunDescription, Sampling
 from twinchat.errors import TwinchatError
 from twinchat.models import SEQ2SEQ
@@ -500,12 +502,14 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
         merged.save_pretrained(str(run / "merged"))
         tokenizer.save_pretrained(str(run / "merged"))
     speakers = _speakers(files["train"])
+    voices = pick_voices(_replies(files["train"]))
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
     description = RunDescription(
         family=prepared.family,
         base_model=config.model,
         format=prepared.chat_format,
         speakers=speakers,
+        voices=voices,
         settings=asdict(config),
         data={name: _fingerprint(path) for name, path in files.items()},
         examples={name: len(split) for name, split in splits.items()},
@@ -524,11 +528,17 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
 
 def _speakers(path: str) -> dict[str, int]:
     counts: dict[str, int] = {}
+    for speaker, _ in _replies(path):
+        counts[speaker] = counts.get(speaker, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _replies(path: str) -> Iterator[tuple[str, str]]:
+    """(speaker, text) of each example in a split file."""
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            speaker = json.loads(line)["speaker"]
-            counts[speaker] = counts.get(speaker, 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+            record = json.loads(line)
+            yield record["speaker"], record["text"]
 
 
 def _fingerprint(path: str) -> str:
