@@ -100,13 +100,16 @@ def hike_data(tmp_path_factory) -> Path:
     return prepare_sessions(tmp_path_factory.mktemp("hike"), HIKE, 16, holdout=0.1)
 
 
-def memorize(data: Path, model: Path, run: Path) -> Path:
+def memorize(data: Path, model: Path, run: Path, voice_lines: int = 0) -> Path:
     """Train a tiny model until it knows the chat by heart; the run folder."""
     from twinchat.training.train import TrainConfig, train
 
+    # No voice lines: what these runs learnt by heart is each reply after its conversation
+    # alone (tests/test_voices.py trains its own with them).
     config = TrainConfig(
-        model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0, patience=0
-    )
+        model=str(model), max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, seed=0,
+        patience=0, voice_lines=voice_lines,
+    )  # fmt: skip
     train(data, run, config)
     return run
 
@@ -118,6 +121,15 @@ def hike_llama_run(hike_data, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("hike-llama")
     return memorize(hike_data, make_tiny_llama(root / "model"), root / "run")
+
+
+@pytest.fixture(scope="session")
+def hike_voiced_run(hike_data, tmp_path_factory) -> Path:
+    """A tiny Llama trained as `hike_llama_run`, saving each person's voice lines."""
+    from tiny_models import make_tiny_llama
+
+    root = tmp_path_factory.mktemp("hike-voiced")
+    return memorize(hike_data, make_tiny_llama(root / "model"), root / "run", voice_lines=4)
 
 
 @pytest.fixture(scope="session")

@@ -324,7 +324,7 @@ def test_eval_draws_every_models_candidates_with_the_sampling_given(
     guesses = [(greedy, sampling) for n, greedy, sampling in seen if n == 1]
     assert guesses and all(g == (True, {"max_new_tokens": 16}) for g in guesses)
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["settings"]["sampling"] == ("temperature 0.3, top p 0.5 (given); voice lines read")
+    assert saved["settings"]["sampling"] == ("temperature 0.3, top p 0.5 (given); no voice lines")
 
 
 def test_eval_draws_by_beam_search_when_asked(run, data, tmp_path, monkeypatch):
@@ -333,13 +333,14 @@ def test_eval_draws_by_beam_search_when_asked(run, data, tmp_path, monkeypatch):
     evaluate(run, data, tmp_path / "report", options)
     assert [greedy for n, greedy, _ in seen if n == 2] == [True]
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["settings"]["sampling"] == "beam search (given); voice lines read"
+    assert saved["settings"]["sampling"] == "beam search (given); no voice lines"
 
 
 @pytest.mark.parametrize("voices", [True, False])
 def test_the_base_reads_the_runs_voice_lines_or_no_model_reads_any(
-    run, data, tmp_path, monkeypatch, voices
+    hike_voiced_run, data, tmp_path, monkeypatch, voices
 ):
+    run = hike_voiced_run
     from twinchat.inference.suggester import Suggester
 
     read: list[dict] = []

@@ -130,7 +130,9 @@ def test_prepare_train_suggest_keeps_every_character(tmp_path, monkeypatch, caps
     lines = [("Ana", "what's the plan?", 0), ("Sam", WRITTEN, 40), ("Ana", "ok", 30)]
     prepare_sessions(tmp_path, lines, 16, holdout=0.1, name="Plan", id=3)
     model = make_tiny_llama(tmp_path / "llama")
-    config = quick(model, max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, patience=0)
+    config = quick(
+        model, max_steps=60, batch_size=8, lr=1e-2, eval_every=1000, patience=0, voice_lines=0
+    )
     train(tmp_path / "ds", tmp_path / "run", config)
     best = Suggester.load(tmp_path / "run").suggest(
         [Turn("Ana", "what's the plan?")], as_="Sam", n=1, greedy=True, max_new_tokens=96

@@ -51,8 +51,17 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 
-def test_a_trained_run_saves_each_persons_lines(hike_llama_run):
-    saved = RunDescription.read(hike_llama_run).voices
+@pytest.fixture(scope="module")
+def llama(hike_voiced_run):
+    """The tiny Llama that knows the little chat by heart, with its voice lines."""
+    from twinchat.inference.suggester import Suggester
+
+    return Suggester.load(hike_voiced_run)
+
+
+def test_a_trained_run_saves_each_persons_lines(hike_voiced_run, hike_llama_run):
+    assert RunDescription.read(hike_llama_run).voices == {}  # trained with --voice-lines 0
+    saved = RunDescription.read(hike_voiced_run).voices
     said = {(s, t) for s, t, _ in HIKE}
     assert set(saved) == {"Ana", "Sam"}
     assert all((name, line) in said or line == "bye" for name in saved for line in saved[name])

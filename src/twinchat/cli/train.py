@@ -66,6 +66,13 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="YAML file of settings; flags override it.")
     ] = None,
+    voice_lines: Annotated[
+        int,
+        typer.Option(
+            help="Training replies saved per person, read before a reply written as them "
+            "(0: none).",
+        ),
+    ] = TrainConfig.voice_lines,
     resume: Annotated[bool, typer.Option(help="Carry on from the run's last checkpoint.")] = False,
     seed: SeedOpt = TrainConfig.seed,
     allow_lossy: Annotated[
@@ -92,6 +99,7 @@ def train(
         "max_source_tokens": max_source_tokens, "read_source_tokens": read_source_tokens,
         "max_target_tokens": max_target_tokens,
         "eval_every": eval_every, "seed": seed, "allow_lossy": allow_lossy,
+        "voice_lines": voice_lines,
     }  # fmt: skip
     # Only the flags given override the YAML file: one left at its default must not undo it.
     settings = load_config(config, given(ctx, flags))

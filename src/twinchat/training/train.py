@@ -25,7 +25,7 @@ from rich.console import Console
 from twinchat.data.example import Turn
 from twinchat.data.formats import ChatFormat, format_for
 from twinchat.data.textcheck import TextCheck, check_text
-from twinchat.data.voices import pick_voices
+from twinchat.data.voices import LINES, pick_voices
 from twinchat.description import MAX_SOURCE_TOKENS, ContextWindow, RunDescription, Sampling
 from twinchat.errors import TwinchatError
 from twinchat.models import SEQ2SEQ
@@ -77,6 +77,9 @@ class TrainConfig:
     """Train even when the tokenizer loses more than `max_lost` of the reply characters."""
     max_lost: float = 0.005
     """Share of reply characters the tokenizer may lose (see `twinchat.data.textcheck`)."""
+    voice_lines: int = LINES
+    """Training replies saved per person, read before a reply written as them
+    (`twinchat.data.voices`); 0 saves none."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -89,6 +92,8 @@ class TrainConfig:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1")
         if self.read_source_tokens is not None and self.read_source_tokens < 1:
             problems.append("--read-source-tokens must be at least 1")
+        if self.voice_lines < 0:
+            problems.append(f"--voice-lines must be 0 or more, not {self.voice_lines}")
         if self.eval_every < 1:
             problems.append("--eval-every must be at least 1")
         if self.epochs <= 0 and self.max_steps <= 0:
@@ -502,7 +507,8 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
         merged.save_pretrained(str(run / "merged"))
         tokenizer.save_pretrained(str(run / "merged"))
     speakers = _speakers(files["train"])
-    voices = pick_voices(_replies(files["train"]))
+    lines = config.voice_lines
+    voices = pick_voices(_replies(files["train"]), lines) if lines else {}
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
     description = RunDescription(
         family=prepared.family,
