@@ -183,8 +183,7 @@ def evaluate(
         held += [(chat, example) for example in found]
     train = [e for folder in folders for e in _examples(folder / "train.jsonl", "train")]
     with tempfile.TemporaryDirectory(prefix="twinchat-eval-") as scratch:
-        models = _models(run, train, options.compare, console, Path(scratch), options.backend)
-        _give_voices(models, options.voices)
+        models = _models(run, train, options, console, Path(scratch))
         return _evaluate(run, folders, out, models, held, train, options, console)
 
 
@@ -478,19 +477,15 @@ def _spread(examples: list[Example], count: int) -> list[Example]:
 
 
 def _models(
-    run: Path,
-    train: list[Example],
-    compare: Sequence[str],
-    console: Console,
-    scratch: Path,
-    backend: str | None = None,
+    run: Path, train: list[Example], options: EvalOptions, console: Console, scratch: Path
 ) -> dict[str, Any]:
     from twinchat.evaluation.baselines import Frequent, Retrieval
     from twinchat.inference.suggester import Suggester
 
+    backend = options.backend
     tuned = Suggester.load(run, backend=backend)
     models: dict[str, Any] = {run.name or "run": tuned}
-    for name in compare:
+    for name in options.compare:
         if name == "base":
             models["base"] = _base(run, tuned, console, scratch)
         elif name in ("retrieval", "frequent"):
@@ -506,19 +501,9 @@ def _models(
     for model in models.values():
         if hasattr(model, "open_speakers"):
             model.open_speakers = True  # held-out sessions may bring people training never saw
+            if not options.voices:  # the baselines quote training replies anyway
+                model.voices = {}
     return models
-
-
-def _give_voices(models: dict[str, Any], voices: bool) -> None:
-    """The run's voice lines to its base model too, or no model's at all."""
-    tuned = next(iter(models.values()))
-    for name, model in models.items():
-        if not hasattr(model, "voices"):  # the baselines quote training replies anyway
-            continue
-        if not voices:
-            model.voices = {}
-        elif name == "base":
-            model.voices = dict(tuned.voices)
 
 
 def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
@@ -542,7 +527,8 @@ def _base(run: Path, tuned: Any, console: Console, scratch: Path) -> Any:
             model = Suggester.from_model(base, export=folder)
     # A run reading 96 tokens of conversation against a base reading 512 would measure the
     # context budget more than the training (0.34 nats of reply loss on the demo's run).
-    model.max_source_tokens = tuned.max_source_tokens
+    # The same voice lines of each person read first, for the same reason.
+    model.max_source_tokens, model.voices = tuned.max_source_tokens, dict(tuned.voices)
     return model
 
 

@@ -15,7 +15,8 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -506,9 +507,10 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(str(run / "merged"))
         tokenizer.save_pretrained(str(run / "merged"))
-    speakers = _speakers(files["train"])
+    replies = list(_replies(files["train"]))  # one read gives the speakers and their voices
+    speakers = _speakers(replies)
     lines = config.voice_lines
-    voices = pick_voices(_replies(files["train"]), lines) if lines else {}
+    voices = pick_voices(replies, lines) if lines else {}
     history = [r for r in trainer.state.log_history if "eval_loss" in r]
     description = RunDescription(
         family=prepared.family,
@@ -532,10 +534,8 @@ def _finish(run: Path, config: TrainConfig, prepared: _Prepared, trainer: Any) -
     return description.to_dict()
 
 
-def _speakers(path: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for speaker, _ in _replies(path):
-        counts[speaker] = counts.get(speaker, 0) + 1
+def _speakers(replies: Iterable[tuple[str, str]]) -> dict[str, int]:
+    counts = Counter(speaker for speaker, _ in replies)
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
