@@ -3,6 +3,8 @@ reply written as that person reads them before the conversation (and only then).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import HIKE
 
@@ -10,6 +12,7 @@ from twinchat.data import voices
 from twinchat.data.example import Turn
 from twinchat.data.voices import pick_voices
 from twinchat.description import RunDescription
+from twinchat.errors import TwinchatError
 
 CONTEXT = [Turn(s, t) for s, t, _ in HIKE[:3]]
 
@@ -45,6 +48,13 @@ def test_a_description_keeps_its_voices_and_an_old_one_has_none(tmp_path):
     RunDescription(voices={"Ana": ["hi all", "see you"]}).write(tmp_path)
     assert RunDescription.read(tmp_path).voices == {"Ana": ["hi all", "see you"]}
     assert RunDescription.from_dict({"twinchat": 1}).voices == {}
+
+
+@pytest.mark.parametrize("written", ["oops", {"Ana": "hi all"}, {"Ana": [1, 2]}, [["Ana"]]])
+def test_voices_that_are_not_lists_of_texts_are_a_one_line_error(tmp_path, written):
+    (tmp_path / "twinchat.json").write_text(json.dumps({"twinchat": 1, "voices": written}))
+    with pytest.raises(TwinchatError, match="cannot read: voices must map each name to a list"):
+        RunDescription.read(tmp_path)
 
 
 pytest.importorskip("torch")

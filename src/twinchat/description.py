@@ -225,6 +225,7 @@ class RunDescription:
                 values["format"] = ChatFormat.from_dict(values["format"])
             values["sampling"] = Sampling.from_dict(values.get("sampling"))
             values["window"] = ContextWindow.from_dict(values.get("window"))
+            values["voices"] = _voices(values.get("voices", {}))
         except (TypeError, AttributeError) as error:
             raise TwinchatError(f"{FILE} holds a field twinchat cannot read: {error}") from None
         return cls(**values, extra=extra)
@@ -275,6 +276,17 @@ _WRITTEN_WHEN_SET = frozenset(
 )
 """Optional fields left out of the file while unset (a run has no `source_run`); `merged`
 and `best_eval_loss` are written as null, as runs always had them."""
+
+
+def _voices(value: Any) -> dict[str, list[str]]:
+    """The voice lines as written: an object of lists of texts (a text alone would be read
+    a character a line)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+        for lines in value.values()
+    ):
+        raise TypeError("voices must map each name to a list of texts")
+    return value
 
 
 def read_description(folder: str | Path) -> RunDescription:
