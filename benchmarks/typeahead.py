@@ -17,6 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+from voices import shown
+
 from twinchat.evaluation import intervals, scoring
 from twinchat.evaluation.evaluate import _Completer, _examples, _spread
 from twinchat.inference.suggester import Suggester
@@ -37,11 +39,6 @@ def measure(model, held):
         if cuts:
             matched[i] = (figures["exact_match@1"] * cuts, cuts)
     return saved, matched
-
-
-def shown(parts) -> str:
-    low, high = intervals.interval(parts)
-    return f"{intervals.value(parts):.3f} [{low:.3f}, {high:.3f}]"
 
 
 def main() -> None:

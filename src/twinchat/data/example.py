@@ -8,6 +8,12 @@ from typing import Any, NamedTuple
 from twinchat.jsonl import Fragment, encode, encode_line
 
 
+def text_key(text: str) -> str:
+    """What two texts are compared by, to tell a copy: casefolded, runs of whitespace as one
+    space, none at the ends."""
+    return " ".join(text.casefold().split())
+
+
 class Turn(NamedTuple):
     """One message of a context, reduced to what a model sees."""
 

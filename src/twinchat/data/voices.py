@@ -17,6 +17,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from twinchat.data.example import text_key
+
 LINES = 4
 """Lines kept per person."""
 SHORTEST, LONGEST = 20, 200
@@ -33,7 +35,7 @@ def pick_voices(replies: Iterable[tuple[str, str]], lines: int = LINES) -> dict[
     for speaker, text in replies:
         text = text.strip()
         if text and len(text) <= LONGEST:
-            said.setdefault(speaker, {}).setdefault(" ".join(text.casefold().split()), text)
+            said.setdefault(speaker, {}).setdefault(text_key(text), text)
     talkative = sorted(said, key=lambda name: -len(said[name]))[:MOST_PEOPLE]
     return {name: _draw(name, list(said[name].values()), lines) for name in talkative}
 

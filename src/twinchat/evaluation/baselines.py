@@ -17,15 +17,11 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from twinchat.data.example import Example, Turn
+from twinchat.data.example import Example, Turn, text_key
 from twinchat.inference.suggester import CANDIDATES, Candidate
 
 CONTEXT_TURNS = 3
 """How many of the latest messages describe a context for retrieval."""
-
-
-def _key(text: str) -> str:
-    return " ".join(text.casefold().split())
 
 
 def _context_text(turns: Sequence[Turn]) -> str:
@@ -33,7 +29,7 @@ def _context_text(turns: Sequence[Turn]) -> str:
 
 
 def _fits(text: str, prefix: str) -> bool:
-    return text.startswith(prefix) and _key(text) != _key(prefix)
+    return text.startswith(prefix) and text_key(text) != text_key(prefix)
 
 
 class Retrieval:
@@ -62,9 +58,9 @@ class Retrieval:
             example = self.examples[index]
             if known and example.speaker != as_:
                 continue
-            if not _fits(example.text, prefix) or _key(example.text) in seen:
+            if not _fits(example.text, prefix) or text_key(example.text) in seen:
                 continue
-            seen.add(_key(example.text))
+            seen.add(text_key(example.text))
             speaker = as_ if as_ is not None else example.speaker
             found.append(Candidate(example.text, speaker, float(similarity[index])))
             if len(found) == n:
@@ -80,7 +76,7 @@ class Frequent:
         self.everyone: Counter[str] = Counter()
         self.spelling: dict[str, str] = {}
         for example in examples:
-            key = _key(example.text)
+            key = text_key(example.text)
             self.counts[example.speaker][key] += 1
             self.everyone[key] += 1
             self.spelling.setdefault(key, example.text)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from twinchat.data.example import Example
+from twinchat.data.example import Example, text_key
 from twinchat.evaluation.intervals import Parts, bootstrap
 
 FEATURES = ("length", "punctuation", "emoji", "lowercase")
@@ -71,7 +71,7 @@ class StyleClassifier:
         stay known to that fold's classifier: a line someone says again and again is their
         habit, not a text to hide."""
         for (text, _), fold in zip(self.pairs, self.folds, strict=True):
-            self.fold_of.setdefault(_key(text), fold)
+            self.fold_of.setdefault(text_key(text), fold)
         self.model: Any = None
         self.without: dict[int, Any] = {}
         """Fold -> the classifier fitted without it, fitted when first needed."""
@@ -84,7 +84,7 @@ class StyleClassifier:
             return []
         groups: dict[int | None, list[int]] = {}  # fold (None: no training reply) -> texts
         for i, text in enumerate(texts):
-            groups.setdefault(self.fold_of.get(_key(text)), []).append(i)
+            groups.setdefault(self.fold_of.get(text_key(text)), []).append(i)
         found = [""] * len(texts)  # "" where no classifier is left to judge: no one's
         for fold, indices in groups.items():
             model = self.model if fold is None else self._without(fold)
@@ -110,10 +110,6 @@ class StyleClassifier:
         if not texts:
             return 0.0, 1.0
         return float(sum(g == speaker for g in self.predict(texts))), float(len(texts))
-
-
-def _key(text: str) -> str:
-    return " ".join(text.casefold().split())
 
 
 def _folds(examples: Sequence[Example]) -> list[int]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from twinchat.data.example import Turn
+from twinchat.data.example import Turn, text_key
 from twinchat.data.formats import ChatFormat, format_for
 from twinchat.description import MAX_SOURCE_TOKENS, RunDescription, Sampling
 from twinchat.errors import TwinchatError
@@ -453,7 +453,7 @@ class _Picking:
                 candidate = replace(candidate, text=self.turn.split(candidate.text)[0].rstrip())
             if candidate is None or not _acceptable(candidate.text, self.messages, self.prefix):
                 continue
-            key = _normalized(candidate.text)
+            key = text_key(candidate.text)
             self.times[key] += 1
             if key not in self.kept or self.kept[key].score < candidate.score:
                 self.kept[key] = candidate
@@ -592,10 +592,10 @@ def _acceptable(text: str, messages: Sequence[Turn], prefix: str) -> bool:
     """Not empty, not an echo of a context message, not degenerate repetition."""
     if not text.strip() or (not text.startswith(prefix.strip()) and prefix.strip()):
         return False
-    if prefix and _normalized(text) == _normalized(prefix):
+    if prefix and text_key(text) == text_key(prefix):
         return False
-    key = _normalized(text)
-    if any(key == _normalized(turn.text) for turn in messages):
+    key = text_key(text)
+    if any(key == text_key(turn.text) for turn in messages):
         return False
     if _REPEAT.search(text) or _counting(text):
         return False
@@ -611,10 +611,6 @@ def _counting(text: str) -> bool:
         return False
     shapes = {re.sub(r"\d+", "0", piece) for piece in pieces}
     return len(shapes) == 1 and "0" in next(iter(shapes))
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.casefold().split())
 
 
 def _mismatch(run: Path, own: str, description: RunDescription) -> str:
