@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from voices import shown
+from voices import guarded, shown
 
 from twinchat.evaluation import intervals, scoring
 from twinchat.evaluation.evaluate import _Completer, _examples, _spread
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--backend", default="hf-int8")
     parser.add_argument("--no-voices", action="store_true", help="read no voice lines")
     args = parser.parse_args()
+    if args.replies < 1:
+        parser.error("--replies must be at least 1")
     validation = _examples(args.data / "validation.jsonl", "validation")
     held = _spread(validation, SPREAD)[: args.replies]
     print(f"{len(held)} held-out replies, {sum(len(e.text) for e in held):,} characters")
@@ -73,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -13,10 +13,13 @@ reply, seeded: about 4-8 minutes each on a 2-core CPU for 200 replies.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from twinchat.data.voices import pick_voices
+from twinchat.errors import TwinchatError
 from twinchat.evaluation import intervals
 from twinchat.evaluation.evaluate import MIN_REPLIES, _examples, _spread
 from twinchat.evaluation.fidelity import StyleClassifier, accuracy_parts
@@ -49,6 +52,8 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--backend", default="hf-int8")
     args = parser.parse_args()
+    if args.replies < 1:
+        parser.error("--replies must be at least 1")
     train = _examples(args.data / "train.jsonl", "train")
     classifier = StyleClassifier(train, MIN_REPLIES)
     known = [
@@ -85,5 +90,13 @@ def main() -> None:
     print(f"run minus base, both with: style {difference}")
 
 
+def guarded(main: Callable[[], None]) -> None:
+    """`main`, a mistake in what it was given said in one line (no traceback)."""
+    try:
+        main()
+    except TwinchatError as error:
+        sys.exit(f"error: {error}")
+
+
 if __name__ == "__main__":
-    main()
+    guarded(main)
