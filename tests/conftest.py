@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -45,6 +46,15 @@ def conversation(turns: list[tuple[str, str, int]], start: int = 1_700_000_000) 
         epoch += gap
         messages.append(telegram_message(i, sender, text, epoch))
     return messages
+
+
+@pytest.fixture(autouse=True)
+def no_signal_wakeup_fd_left():
+    """Fail a test that leaves the process a signal wakeup fd (an event loop's, kept after it):
+    a later test's signal is then written to a closed fd, and a line lands on its stderr."""
+    yield
+    left = signal.set_wakeup_fd(-1)
+    assert left == -1, f"a signal wakeup fd ({left}) was left set"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -397,6 +398,24 @@ def test_a_rejected_token_is_a_one_line_error(telegram, run):
         run_bot(run, "bad:token", {42}, "Sam", base_url=f"{telegram.url}/bot")
     assert "\n" not in str(error.value)
     assert telegram.called("getMe")
+
+
+def test_the_bot_gives_back_the_signals_it_took(telegram, run):
+    """The library's stop-signal handlers and wakeup fd outlived the bot: a later signal in
+    the process went to a closed fd (CI, stop 29) instead of the CLI's handler."""
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt
+
+    telegram.rejected.add("bad:token")
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with pytest.raises(TwinchatError, match="rejected the bot token"):
+            run_bot(run, "bad:token", {42}, "Sam", base_url=f"{telegram.url}/bot")
+        assert signal.getsignal(signal.SIGTERM) is terminated
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_an_unknown_as_fails_before_going_online(telegram, run):

@@ -31,8 +31,10 @@ import itertools
 import logging
 import os
 import re
+import signal
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,8 +151,8 @@ def run_bot(
 
     application.post_init = online
     try:
-        # close_loop=False: a closed default loop would break a second bot in this process
-        application.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
+        with _own_loop():
+            application.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
     except InvalidToken:
         raise TwinchatError(
             "Telegram rejected the bot token: copy it again from BotFather (/token)"
@@ -161,6 +163,29 @@ def run_bot(
         ) from None
     finally:
         library.setLevel(level)
+
+
+@contextmanager
+def _own_loop() -> Iterator[None]:
+    """A fresh event loop for one bot, closed after it with the signal handlers put back.
+
+    The library adds its stop-signal handlers to the loop, and with them the process's signal
+    wakeup fd. Left open, the loop keeps them after the bot: a later SIGTERM would not reach
+    the CLI's handler, and once the loop is collected a signal is written to a closed fd, or to
+    whatever file reuses its number.
+    """
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
+    handlers = {number: signal.getsignal(number) for number in stops}
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        loop.close()  # removes the library's handlers and resets the wakeup fd
+        asyncio.set_event_loop(None)
+        for number, handler in handlers.items():
+            if handler is not None:  # None: set outside Python, nothing to put back
+                signal.signal(number, handler)
 
 
 def build_application(
