@@ -19,8 +19,8 @@ from pathlib import Path
 
 from voices import guarded, shown
 
-from twinchat.evaluation import intervals, scoring
-from twinchat.evaluation.evaluate import _Completer, _examples, _spread
+from twinchat.evaluation import intervals
+from twinchat.evaluation.evaluate import _examples, _spread, _Tally, _typeahead
 from twinchat.inference.suggester import Suggester
 
 SPREAD = 300
@@ -28,17 +28,12 @@ SPREAD = 300
 
 
 def measure(model, held):
-    """Keystroke savings and exact-match@1 parts (numerator, denominator) per reply."""
-    saved, matched = {}, {}
+    """Keystroke savings and exact-match@1 parts (numerator, denominator) per reply, as `eval`
+    tallies them."""
+    tally = _Tally()
     for i, example in enumerate(held):
-        complete = _Completer(model, example.context, example.speaker)
-        figures = scoring.typeahead_scores([example.text], complete)
-        cuts = len(scoring.cut_points(example.text))
-        length = len(example.text)
-        saved[i] = (figures["keystroke_savings"] * length, length)
-        if cuts:
-            matched[i] = (figures["exact_match@1"] * cuts, cuts)
-    return saved, matched
+        _typeahead(model, example, i, tally)
+    return tally.parts["keystroke_savings"], tally.parts.get("exact_match@1", {})
 
 
 def main() -> None:
